@@ -1,0 +1,15 @@
+/* The subcommands of lme-ingest; each returns the process exit code (see EXIT_* below). */
+#ifndef LME_COMMANDS_H
+#define LME_COMMANDS_H
+
+enum {
+    EXIT_OK = 0,
+    EXIT_INPUT = 1, /* an input could not be read, or the output could not be written */
+    EXIT_USAGE = 2, /* bad command line or configuration */
+};
+
+/* lme-ingest parse [--timezone ZONE] [--host NAME] [--max-record-bytes N] [-q] [FILE...] */
+int parse_cmd_main(int argc, char **argv);
+void parse_cmd_usage(void);
+
+#endif

@@ -1,0 +1,51 @@
+/* A growable byte buffer: the one way lme-ingest builds strings of unknown length.
+ * The buffer owns its memory; lme_buf_free releases it. Not thread-safe. */
+#ifndef LME_BUF_H
+#define LME_BUF_H
+
+#include <stddef.h>
+#include <string.h>
+
+struct lme_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+#define LME_BUF_INIT { NULL, 0, 0 }
+
+/* Slow path of lme_buf_reserve. Returns 0 or LME_ENOMEM (the buffer is unchanged then). */
+int lme_buf_grow(struct lme_buf *b, size_t need);
+
+/* Makes room for `extra` more bytes. Returns 0 or LME_ENOMEM. */
+static inline int lme_buf_reserve(struct lme_buf *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return 0;
+    return lme_buf_grow(b, b->len + extra);
+}
+
+/* Appends n bytes. Returns 0 or LME_ENOMEM. */
+static inline int lme_buf_append(struct lme_buf *b, const void *p, size_t n)
+{
+    if (lme_buf_reserve(b, n) != 0)
+        return -2;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int lme_buf_append_str(struct lme_buf *b, const char *s)
+{
+    return lme_buf_append(b, s, strlen(s));
+}
+
+static inline void lme_buf_reset(struct lme_buf *b)
+{
+    b->len = 0;
+}
+
+/* Releases the memory and leaves an empty buffer; NULL-safe. */
+void lme_buf_free(struct lme_buf *b);
+
+#endif

@@ -1,0 +1,46 @@
+/* lme-ingest: entry point. Dispatches the subcommand; the only place that exits. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: lme-ingest COMMAND [OPTIONS]\n"
+            "\n"
+            "Ships Exchange connectivity browse logs (Connector for Lotus Notes and its kin)\n"
+            "as ECS-aligned JSON events.\n"
+            "\n"
+            "Commands:\n"
+            "  parse [FILE...]   parse browse logs (or standard input) and print one JSON\n"
+            "                    event per line; see 'lme-ingest parse --help'\n"
+            "\n"
+            "Options:\n"
+            "  -h, --help        show this help\n"
+            "  -V, --version     show the version\n"
+            "\n"
+            "Exit status: 0 ok, 1 an input or the output failed, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("lme-ingest %s\n", LME_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "parse") == 0)
+        return parse_cmd_main(argc - 1, argv + 1);
+
+    fprintf(stderr, "lme-ingest: unknown command '%s' (try 'lme-ingest --help')\n", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,249 @@
+/* `lme-ingest parse`: reads each file (or standard input) to its end and writes one JSON event a
+ * line to standard output. Events are encoded into one buffer flushed with write(2) when full. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "commands.h"
+#include "event_json.h"
+#include "log.h"
+#include "parser.h"
+#include "tz.h"
+
+#define READ_CHUNK (1024 * 1024)
+#define OUT_FLUSH_AT (256 * 1024)
+
+struct parse_run {
+    struct lme_tz *tz;
+    const char *host;
+    size_t max_record;
+    bool quiet;
+    char *chunk;
+    struct lme_buf out;
+    bool out_failed;
+};
+
+void parse_cmd_usage(void)
+{
+    printf("Usage: lme-ingest parse [OPTIONS] [FILE...]\n"
+           "\n"
+           "Parses browse logs and writes one JSON event per line to standard output\n"
+           "(schema: docs/schema.md). Without FILE, or with '-', reads standard input.\n"
+           "\n"
+           "Options:\n"
+           "  -z, --timezone ZONE        IANA zone the logs' local times are in\n"
+           "                             (default: this machine's zone)\n"
+           "  -H, --host NAME            host.name of the events (default: this machine's name)\n"
+           "  -m, --max-record-bytes N   cut records longer than N bytes (default 65536)\n"
+           "  -q, --quiet                no per-file summary on standard error\n"
+           "  -h, --help                 show this help\n");
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int flush_out(struct parse_run *run)
+{
+    if (run->out.len == 0)
+        return 0;
+    int rc = write_all(STDOUT_FILENO, run->out.data, run->out.len);
+    lme_buf_reset(&run->out);
+    if (rc != 0) {
+        lme_log(LME_LOG_ERROR, "cannot write output", "error", strerror(errno), NULL);
+        run->out_failed = true;
+        return LME_EIO;
+    }
+    return 0;
+}
+
+static int on_event(const struct lme_event *ev, void *ctx)
+{
+    struct parse_run *run = ctx;
+    if (event_json_encode(ev, &run->out) != 0 || lme_buf_append(&run->out, "\n", 1) != 0)
+        return LME_ENOMEM;
+    return run->out.len >= OUT_FLUSH_AT ? flush_out(run) : 0;
+}
+
+static void log_summary(const struct parse_run *run, const char *name, const struct parser *p)
+{
+    if (run->quiet)
+        return;
+    const struct parser_stats *st = parser_stats(p);
+    char records[24], failures[24], truncated[24], no_ts[24];
+    snprintf(records, sizeof(records), "%llu", (unsigned long long)st->records);
+    snprintf(failures, sizeof(failures), "%llu", (unsigned long long)st->parse_failures);
+    snprintf(truncated, sizeof(truncated), "%llu", (unsigned long long)st->truncated);
+    snprintf(no_ts, sizeof(no_ts), "%llu", (unsigned long long)st->no_timestamp);
+    lme_log(LME_LOG_INFO, "parsed", "file", name, "records", records, "parse_failures", failures,
+            "truncated", truncated, "no_timestamp", no_ts, NULL);
+}
+
+static int read_into_parser(struct parse_run *run, int fd, const char *name, struct parser *p)
+{
+    for (;;) {
+        ssize_t n = read(fd, run->chunk, READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            lme_log(LME_LOG_ERROR, "cannot read input", "file", name, "error", strerror(errno), NULL);
+            return EXIT_INPUT;
+        }
+        int rc = n == 0 ? parser_finish(p, now_ms(), on_event, run)
+                        : parser_feed(p, run->chunk, (size_t)n, now_ms(), on_event, run);
+        if (rc == LME_ENOMEM)
+            lme_log(LME_LOG_ERROR, "out of memory", "file", name, NULL);
+        if (rc != 0)
+            return EXIT_INPUT;
+        if (n == 0)
+            return EXIT_OK;
+    }
+}
+
+/* Parses one input; returns an exit code. `path` NULL means standard input. */
+static int parse_one(struct parse_run *run, const char *path)
+{
+    const char *name = path ? path : "-";
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+    if (fd < 0) {
+        lme_log(LME_LOG_ERROR, "cannot open input", "file", name, "error", strerror(errno), NULL);
+        return EXIT_INPUT;
+    }
+    struct stat st;
+    char resolved[PATH_MAX];
+    struct parser_config cfg = {
+        .host = run->host,
+        .tz = run->tz,
+        .max_record_bytes = run->max_record,
+    };
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        cfg.file_dev = (uint64_t)st.st_dev;
+        cfg.file_ino = (uint64_t)st.st_ino;
+    }
+    if (path)
+        cfg.path = realpath(path, resolved) ? resolved : path;
+
+    struct lme_err err;
+    struct parser *p = parser_create(&cfg, &err);
+    int rc = EXIT_INPUT;
+    if (!p)
+        lme_log(LME_LOG_ERROR, "cannot start parser", "file", name, "error", err.msg, NULL);
+    else
+        rc = read_into_parser(run, fd, name, p);
+    if (p && rc == EXIT_OK)
+        log_summary(run, name, p);
+    parser_destroy(p);
+    if (path)
+        close(fd);
+    return rc;
+}
+
+static int parse_options(int argc, char **argv, const char **zone, const char **host,
+                         size_t *max_record, bool *quiet)
+{
+    static const struct option opts[] = {
+        { "timezone", required_argument, NULL, 'z' },
+        { "host", required_argument, NULL, 'H' },
+        { "max-record-bytes", required_argument, NULL, 'm' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "z:H:m:qh", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'z': *zone = optarg; break;
+        case 'H': *host = optarg; break;
+        case 'q': *quiet = true; break;
+        case 'h': parse_cmd_usage(); return 1;
+        case 'm':
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || *end || v < 64 || v > 64ULL * 1024 * 1024) {
+                fprintf(stderr, "lme-ingest parse: --max-record-bytes: '%s' is not a number "
+                                "from 64 to 67108864\n", optarg);
+                return -1;
+            }
+            *max_record = (size_t)v;
+            break;
+        default:
+            fprintf(stderr, "lme-ingest parse: try 'lme-ingest parse --help'\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int parse_cmd_main(int argc, char **argv)
+{
+    const char *zone = NULL, *host = NULL;
+    size_t max_record = 0;
+    bool quiet = false;
+    int opt = parse_options(argc, argv, &zone, &host, &max_record, &quiet);
+    if (opt != 0)
+        return opt > 0 ? EXIT_OK : EXIT_USAGE;
+
+    char hostname[256] = "localhost";
+    if (!host) {
+        if (gethostname(hostname, sizeof(hostname)) == 0)
+            hostname[sizeof(hostname) - 1] = '\0';
+        host = hostname;
+    }
+    struct lme_err err;
+    struct parse_run run = { .host = host, .max_record = max_record, .quiet = quiet };
+    run.tz = lme_tz_open(zone, &err);
+    if (!run.tz) {
+        lme_log(LME_LOG_ERROR, "bad --timezone", "error", err.msg, NULL);
+        return EXIT_USAGE;
+    }
+    run.chunk = malloc(READ_CHUNK);
+    if (!run.chunk) {
+        lme_log(LME_LOG_ERROR, "out of memory", NULL);
+        lme_tz_destroy(run.tz);
+        return EXIT_INPUT;
+    }
+
+    int status = EXIT_OK;
+    if (optind >= argc) {
+        status = parse_one(&run, NULL);
+    } else {
+        for (int i = optind; i < argc && !run.out_failed; i++) {
+            const char *path = strcmp(argv[i], "-") == 0 ? NULL : argv[i];
+            if (parse_one(&run, path) != EXIT_OK)
+                status = EXIT_INPUT;
+        }
+    }
+    if (flush_out(&run) != 0)
+        status = EXIT_INPUT;
+    free(run.chunk);
+    lme_buf_free(&run.out);
+    lme_tz_destroy(run.tz);
+    return status;
+}

@@ -1,0 +1,271 @@
+/* Lines to records: see record.h. The pending record's bytes are copied into one buffer (capped
+ * at the limit); its header is classified once, when its line arrives, and the captures kept. */
+#include "record.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+struct record_reader {
+    struct browse_log *bl; /* borrowed */
+    size_t max;
+    uint64_t offset; /* absolute offset of the next line's first byte */
+
+    /* A line whose terminator has not arrived yet. */
+    struct lme_buf partial;
+    uint64_t partial_dropped; /* its bytes beyond the limit */
+
+    /* The pending record. */
+    bool active;
+    bool may_join;             /* a BROKEN header the next line may complete */
+    struct lme_buf rec;        /* raw bytes, at most max */
+    size_t content_len;        /* up to the end of the last non-blank line */
+    uint64_t rec_offset;
+    uint64_t dropped;          /* bytes beyond the limit */
+    struct browse_log_header hdr;
+    size_t header_len;         /* header = rec[0, header_len) unless joined */
+    struct lme_buf joined;     /* header text of a wrapped header, two lines joined */
+    bool header_joined;
+    size_t body_off;
+};
+
+struct record_reader *record_reader_create(struct browse_log *bl, size_t max_record_bytes,
+                                           uint64_t start_offset, struct lme_err *err)
+{
+    if (max_record_bytes < 64) {
+        lme_err_set(err, LME_EINVAL, "record limit %zu is below the minimum of 64 bytes",
+                    max_record_bytes);
+        return NULL;
+    }
+    struct record_reader *r = calloc(1, sizeof(*r));
+    if (!r) {
+        lme_err_set(err, LME_ENOMEM, "record reader: out of memory");
+        return NULL;
+    }
+    r->bl = bl;
+    r->max = max_record_bytes;
+    r->offset = start_offset;
+    return r;
+}
+
+void record_reader_destroy(struct record_reader *r)
+{
+    if (!r)
+        return;
+    lme_buf_free(&r->partial);
+    lme_buf_free(&r->rec);
+    lme_buf_free(&r->joined);
+    free(r);
+}
+
+static bool is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\v' && c != '\f' && c != 0xA0)
+            return false;
+    }
+    return true;
+}
+
+/* Appends a line to the pending record. line[0, avail) is what is at hand (avail <= max),
+ * full its true length with terminator, n its content length (no terminator) within avail. */
+static int append_line(struct record_reader *r, const char *line, size_t avail, uint64_t full,
+                       size_t n)
+{
+    if (r->dropped > 0) { /* once cut, a record takes nothing more */
+        r->dropped += full;
+        return 0;
+    }
+    size_t start = r->rec.len;
+    size_t take = avail < r->max - start ? avail : r->max - start;
+    if (lme_buf_append(&r->rec, line, take) != 0)
+        return LME_ENOMEM;
+    r->dropped = full - take;
+    size_t content = n < take ? n : take;
+    if (!is_blank(line, content))
+        r->content_len = start + content;
+    return 0;
+}
+
+static int start_record(struct record_reader *r, const char *line, size_t avail, uint64_t full,
+                        size_t n, const struct browse_log_header *h)
+{
+    r->active = true;
+    r->may_join = h->kind == BROWSE_LOG_BROKEN;
+    r->header_joined = false;
+    r->hdr = *h;
+    r->rec_offset = r->offset;
+    r->dropped = 0;
+    r->content_len = 0;
+    lme_buf_reset(&r->rec);
+    if (append_line(r, line, avail, full, n) != 0)
+        return LME_ENOMEM;
+    r->header_len = n < r->rec.len ? n : r->rec.len;
+    r->body_off = r->rec.len;
+    return 0;
+}
+
+static int emit_pending(struct record_reader *r, uint64_t end_offset, record_emit_fn emit,
+                        void *ctx)
+{
+    struct browse_log_record rec = {
+        .text = r->rec.data,
+        .len = r->content_len,
+        .header = r->header_joined ? r->joined.data : r->rec.data,
+        .header_len = r->header_joined ? r->joined.len : r->header_len,
+        .body_off = r->body_off,
+        .hdr = r->hdr,
+        .offset = r->rec_offset,
+        .end_offset = end_offset,
+        .truncated_bytes = r->dropped,
+    };
+    r->active = false;
+    r->may_join = false;
+    return emit(&rec, ctx);
+}
+
+/* A header cut short at a line's end ("date time -" alone, or "... LME-NOTES-") may be completed
+ * by the next line: join the two (with a space, or without one when the first ends inside a
+ * word) and keep the join when it reads as a full header. */
+static int try_join(struct record_reader *r, const char *line, size_t n, bool *joined)
+{
+    static const char *const seps[] = { " ", "" };
+    size_t hlen = r->header_len;
+    while (hlen > 0 && is_blank(r->rec.data + hlen - 1, 1))
+        hlen--;
+    size_t skip = 0;
+    while (skip < n && is_blank(line + skip, 1))
+        skip++;
+
+    *joined = false;
+    for (int i = 0; i < 2 && !*joined; i++) {
+        struct lme_buf *b = &r->joined;
+        lme_buf_reset(b);
+        if (lme_buf_append(b, r->rec.data, hlen) != 0 || lme_buf_append_str(b, seps[i]) != 0 ||
+            lme_buf_append(b, line + skip, n - skip) != 0)
+            return LME_ENOMEM;
+        struct browse_log_header h;
+        if (browse_log_classify(r->bl, b->data, b->len, &h) == BROWSE_LOG_HEADER) {
+            r->hdr = h;
+            r->header_joined = true;
+            *joined = true;
+        }
+    }
+    return 0;
+}
+
+static int process_line(struct record_reader *r, const char *line, size_t avail, uint64_t full,
+                        record_emit_fn emit, void *ctx)
+{
+    size_t n = avail;
+    if (n > 0 && line[n - 1] == '\n')
+        n--;
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+
+    if (r->may_join) {
+        r->may_join = false;
+        bool joined;
+        if (try_join(r, line, n, &joined) != 0)
+            return LME_ENOMEM;
+        if (joined) {
+            if (append_line(r, line, avail, full, n) != 0)
+                return LME_ENOMEM;
+            r->body_off = r->rec.len;
+            return 0;
+        }
+    }
+
+    struct browse_log_header h;
+    enum browse_log_kind kind = browse_log_classify(r->bl, line, n, &h);
+    if (kind == BROWSE_LOG_CONTINUATION) {
+        if (r->active)
+            return append_line(r, line, avail, full, n);
+        if (is_blank(line, n))
+            return 0;
+        h.kind = BROWSE_LOG_ORPHAN;
+        if (start_record(r, line, avail, full, n, &h) != 0)
+            return LME_ENOMEM;
+        return emit_pending(r, r->offset + full, emit, ctx);
+    }
+
+    if (r->active) {
+        int rc = emit_pending(r, r->offset, emit, ctx);
+        if (rc != 0)
+            return rc;
+    }
+    return start_record(r, line, avail, full, n, &h);
+}
+
+static int line_done(struct record_reader *r, const char *line, size_t avail, uint64_t full,
+                     record_emit_fn emit, void *ctx)
+{
+    int rc = process_line(r, line, avail, full, emit, ctx);
+    r->offset += full;
+    return rc;
+}
+
+static int partial_add(struct record_reader *r, const char *p, size_t n)
+{
+    size_t room = r->max - r->partial.len;
+    size_t take = n < room ? n : room;
+    if (lme_buf_append(&r->partial, p, take) != 0)
+        return LME_ENOMEM;
+    r->partial_dropped += n - take;
+    return 0;
+}
+
+static int partial_done(struct record_reader *r, record_emit_fn emit, void *ctx)
+{
+    int rc = line_done(r, r->partial.data, r->partial.len, r->partial.len + r->partial_dropped,
+                       emit, ctx);
+    lme_buf_reset(&r->partial);
+    r->partial_dropped = 0;
+    return rc;
+}
+
+int record_reader_feed(struct record_reader *r, const char *data, size_t len, record_emit_fn emit,
+                       void *ctx)
+{
+    const char *p = data, *end = data + len;
+
+    if (r->partial.len > 0 || r->partial_dropped > 0) {
+        const char *nl = memchr(p, '\n', len);
+        size_t take = nl ? (size_t)(nl - p) + 1 : len;
+        if (partial_add(r, p, take) != 0)
+            return LME_ENOMEM;
+        p += take;
+        if (!nl)
+            return 0;
+        int rc = partial_done(r, emit, ctx);
+        if (rc != 0)
+            return rc;
+    }
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return partial_add(r, p, (size_t)(end - p));
+        size_t full = (size_t)(nl - p) + 1;
+        int rc = line_done(r, p, full < r->max ? full : r->max, full, emit, ctx);
+        if (rc != 0)
+            return rc;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+int record_reader_finish(struct record_reader *r, record_emit_fn emit, void *ctx)
+{
+    if (r->partial.len > 0 || r->partial_dropped > 0) {
+        int rc = partial_done(r, emit, ctx);
+        if (rc != 0)
+            return rc;
+    }
+    if (!r->active)
+        return 0;
+    return emit_pending(r, r->offset, emit, ctx);
+}

@@ -1,0 +1,41 @@
+/* Lines to records: splits a byte stream into lines (LF or CRLF), groups each header line with the
+ * continuation lines after it, and hands every complete record to a callback.
+ *
+ * A record is complete when the next header arrives or the stream ends. Memory is bounded: a
+ * record is kept up to a byte limit; what lies beyond is counted and dropped (the record is then
+ * flagged truncated). Lines before the first header of a stream are each a record of their own
+ * (an orphan: a parse failure); blank orphan lines carry no text and are skipped. */
+#ifndef LME_RECORD_H
+#define LME_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "browse_log.h"
+#include "err.h"
+
+/* Called with each complete record, borrowed until it returns. A non-zero return stops the
+ * reader and is passed back to the caller of record_reader_feed/finish. */
+typedef int (*record_emit_fn)(const struct browse_log_record *rec, void *ctx);
+
+struct record_reader;
+
+/* bl is borrowed and must outlive the reader. max_record_bytes bounds each record (>= 64);
+ * start_offset is the absolute offset of the first byte that will be fed.
+ * Returns NULL with err filled on failure. */
+struct record_reader *record_reader_create(struct browse_log *bl, size_t max_record_bytes,
+                                           uint64_t start_offset, struct lme_err *err);
+
+/* NULL-safe. */
+void record_reader_destroy(struct record_reader *r);
+
+/* Feeds bytes; emits every record completed by them. A trailing partial line is kept until its
+ * line terminator arrives. Returns 0, LME_ENOMEM, or the callback's non-zero value. */
+int record_reader_feed(struct record_reader *r, const char *data, size_t len, record_emit_fn emit,
+                       void *ctx);
+
+/* End of stream: a last line without a terminator counts as a line, and the pending record is
+ * emitted. The reader can be fed again afterwards. Returns as record_reader_feed. */
+int record_reader_finish(struct record_reader *r, record_emit_fn emit, void *ctx);
+
+#endif

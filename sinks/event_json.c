@@ -1,0 +1,361 @@
+/* Event to JSON: see event_json.h. The buffer is reserved for the worst case up front (every
+ * byte escaped as \u00XX is 6 bytes), so the writers below never check for room. */
+#include "event_json.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "err.h"
+#include "tz.h"
+
+#define ECS_VERSION "8.11.0"
+
+/* Windows-1252 for 0x80..0x9F; 0xA0..0xFF are U+00A0..U+00FF. The five bytes 1252 leaves
+ * undefined map to the C1 controls of the same value, so every byte has a character. */
+static const uint16_t cp1252_high[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+struct writer {
+    char *w;
+    bool non_utf8;
+};
+
+static void put(struct writer *wr, const char *s, size_t n)
+{
+    memcpy(wr->w, s, n);
+    wr->w += n;
+}
+
+#define PUT_LIT(wr, lit) put((wr), (lit), sizeof(lit) - 1)
+
+static void put_u64(struct writer *wr, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n > 0)
+        *wr->w++ = tmp[--n];
+}
+
+static void put_i64(struct writer *wr, int64_t v)
+{
+    if (v < 0) {
+        *wr->w++ = '-';
+        put_u64(wr, (uint64_t)0 - (uint64_t)v);
+        return;
+    }
+    put_u64(wr, (uint64_t)v);
+}
+
+/* Length of the valid UTF-8 sequence at s (1 < length <= 4), or 0 when the bytes are not one. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        if (c == 0xED)
+            hi = 0x9F; /* no UTF-16 surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+static void put_codepoint(struct writer *wr, unsigned cp)
+{
+    if (cp < 0x800) {
+        *wr->w++ = (char)(0xC0 | cp >> 6);
+        *wr->w++ = (char)(0x80 | (cp & 0x3F));
+        return;
+    }
+    *wr->w++ = (char)(0xE0 | cp >> 12);
+    *wr->w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+    *wr->w++ = (char)(0x80 | (cp & 0x3F));
+}
+
+static void put_escaped_ascii(struct writer *wr, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char esc = 0;
+    switch (c) {
+    case '"': esc = '"'; break;
+    case '\\': esc = '\\'; break;
+    case '\n': esc = 'n'; break;
+    case '\r': esc = 'r'; break;
+    case '\t': esc = 't'; break;
+    case '\b': esc = 'b'; break;
+    case '\f': esc = 'f'; break;
+    default: break;
+    }
+    if (esc) {
+        *wr->w++ = '\\';
+        *wr->w++ = esc;
+        return;
+    }
+    put(wr, "\\u00", 4);
+    *wr->w++ = hex[c >> 4];
+    *wr->w++ = hex[c & 0xF];
+}
+
+/* True when none of the 8 bytes needs attention: no control byte, '"', '\\' or byte >= 0x80. */
+static inline bool word_is_plain(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t ctl = (v - ones * 0x20) & ~v;          /* high bit set where byte < 0x20 */
+    uint64_t quote = v ^ (ones * '"');
+    uint64_t bslash = v ^ (ones * '\\');
+    uint64_t hits = ctl | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | v;
+    return (hits & highs) == 0;
+}
+
+static inline bool byte_is_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+static void put_string(struct writer *wr, struct lme_str str)
+{
+    const unsigned char *s = (const unsigned char *)str.ptr;
+    size_t n = str.len, i = 0;
+    *wr->w++ = '"';
+    while (i < n) {
+        size_t start = i;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            if (!word_is_plain(v))
+                break;
+        }
+        while (i < n && byte_is_plain(s[i]))
+            i++;
+        put(wr, (const char *)s + start, i - start);
+        if (i >= n)
+            break;
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            put_escaped_ascii(wr, c);
+            i++;
+            continue;
+        }
+        size_t k = utf8_seq_len(s + i, n - i);
+        if (k) {
+            put(wr, (const char *)s + i, k);
+            i += k;
+            continue;
+        }
+        put_codepoint(wr, c < 0xA0 ? cp1252_high[c - 0x80] : c);
+        wr->non_utf8 = true;
+        i++;
+    }
+    *wr->w++ = '"';
+}
+
+/* Copies s as it is: for text that is already JSON. */
+static void put_cstring_raw(struct writer *wr, const char *s)
+{
+    put(wr, s, strlen(s));
+}
+
+static void put_cstring(struct writer *wr, const char *s)
+{
+    put_string(wr, (struct lme_str){ s, strlen(s) });
+}
+
+static void put_2d(struct writer *wr, int v)
+{
+    *wr->w++ = (char)('0' + v / 10);
+    *wr->w++ = (char)('0' + v % 10);
+}
+
+/* "1998-03-17T21:22:50.000Z" */
+static void put_time(struct writer *wr, int64_t ms)
+{
+    struct lme_civil c;
+    lme_tz_civil_from_ms(ms, &c);
+    *wr->w++ = '"';
+    if (c.year < 0 || c.year > 9999)
+        c.year = c.year < 0 ? 0 : 9999;
+    put_2d(wr, c.year / 100);
+    put_2d(wr, c.year % 100);
+    *wr->w++ = '-';
+    put_2d(wr, c.month);
+    *wr->w++ = '-';
+    put_2d(wr, c.day);
+    *wr->w++ = 'T';
+    put_2d(wr, c.hour);
+    *wr->w++ = ':';
+    put_2d(wr, c.min);
+    *wr->w++ = ':';
+    put_2d(wr, c.sec);
+    *wr->w++ = '.';
+    *wr->w++ = (char)('0' + c.msec / 100);
+    put_2d(wr, c.msec % 100);
+    put(wr, "Z\"", 2);
+}
+
+static void put_event_object(struct writer *wr, const struct lme_event *ev)
+{
+    char id[33];
+    lme_event_id(ev, id);
+    PUT_LIT(wr, ",\"event\":{\"id\":\"");
+    put(wr, id, 32);
+    *wr->w++ = '"';
+    if (ev->code.len) {
+        PUT_LIT(wr, ",\"code\":");
+        put_string(wr, ev->code);
+    }
+    if (ev->severity) {
+        PUT_LIT(wr, ",\"severity\":");
+        put_i64(wr, ev->severity);
+    }
+    PUT_LIT(wr, ",\"original\":");
+    put_string(wr, ev->original);
+    PUT_LIT(wr, ",\"created\":");
+    put_time(wr, ev->created_ms);
+    if (ev->timezone.len) {
+        PUT_LIT(wr, ",\"timezone\":");
+        put_string(wr, ev->timezone);
+    }
+    PUT_LIT(wr, ",\"kind\":\"event\",\"module\":\"lme\",\"dataset\":\"lme.browse\"}");
+}
+
+static void put_log_object(struct writer *wr, const struct lme_event *ev)
+{
+    const char *level = lme_event_level_name(ev->severity);
+    PUT_LIT(wr, ",\"log\":{\"offset\":");
+    put_u64(wr, ev->offset);
+    if (level) {
+        PUT_LIT(wr, ",\"level\":");
+        put_cstring(wr, level);
+    }
+    if (ev->path.len) {
+        PUT_LIT(wr, ",\"file\":{\"path\":");
+        put_string(wr, ev->path);
+        *wr->w++ = '}';
+    }
+    if (ev->origin_file.len) {
+        PUT_LIT(wr, ",\"origin\":{\"file\":{\"name\":");
+        put_string(wr, ev->origin_file);
+        if (ev->origin_line >= 0) {
+            PUT_LIT(wr, ",\"line\":");
+            put_i64(wr, ev->origin_line);
+        }
+        PUT_LIT(wr, "}}");
+    }
+    *wr->w++ = '}';
+}
+
+static void put_process_object(struct writer *wr, const struct lme_event *ev)
+{
+    if (!ev->component.len && ev->thread_id < 0)
+        return;
+    PUT_LIT(wr, ",\"process\":{");
+    const char *sep = "";
+    if (ev->component.len) {
+        PUT_LIT(wr, "\"name\":");
+        put_string(wr, ev->component);
+        sep = ",";
+    }
+    if (ev->thread_id >= 0) {
+        put_cstring_raw(wr, sep);
+        PUT_LIT(wr, "\"thread\":{\"id\":");
+        put_i64(wr, ev->thread_id);
+        *wr->w++ = '}';
+    }
+    *wr->w++ = '}';
+}
+
+static void put_tags(struct writer *wr, const struct lme_event *ev)
+{
+    static const struct {
+        uint32_t flag;
+        const char *tag;
+    } tags[] = {
+        { LME_EV_PARSE_FAILURE, "\"lme_parse_failure\"" },
+        { LME_EV_TRUNCATED, "\"lme_truncated\"" },
+        { LME_EV_NO_TIMESTAMP, "\"lme_no_timestamp\"" },
+    };
+    bool any = false;
+    for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+        if (!(ev->flags & tags[i].flag))
+            continue;
+        put_cstring_raw(wr, any ? "," : ",\"tags\":[");
+        put_cstring_raw(wr, tags[i].tag);
+        any = true;
+    }
+    if (wr->non_utf8) {
+        put_cstring_raw(wr, any ? "," : ",\"tags\":[");
+        PUT_LIT(wr, "\"lme_non_utf8\"");
+        any = true;
+    }
+    if (any)
+        *wr->w++ = ']';
+}
+
+static size_t worst_case(const struct lme_event *ev)
+{
+    size_t text = ev->original.len + ev->message.len + ev->code.len + ev->component.len +
+                  ev->origin_file.len + ev->error_type.len + ev->path.len + ev->host.len +
+                  ev->timezone.len;
+    return 6 * text + 1024; /* 1024: every key, number and constant */
+}
+
+int event_json_encode(const struct lme_event *ev, struct lme_buf *out)
+{
+    if (lme_buf_reserve(out, worst_case(ev)) != 0)
+        return LME_ENOMEM;
+    struct writer wr = { out->data + out->len, false };
+    static const char *const shapes[] = { "browse", "controller", "unparsed" };
+
+    PUT_LIT(&wr, "{\"@timestamp\":");
+    put_time(&wr, ev->time_ms);
+    PUT_LIT(&wr, ",\"message\":");
+    put_string(&wr, ev->message);
+    put_event_object(&wr, ev);
+    put_log_object(&wr, ev);
+    put_process_object(&wr, ev);
+    PUT_LIT(&wr, ",\"host\":{\"name\":");
+    put_string(&wr, ev->host);
+    *wr.w++ = '}';
+    if (ev->error_type.len) {
+        PUT_LIT(&wr, ",\"error\":{\"type\":");
+        put_string(&wr, ev->error_type);
+        *wr.w++ = '}';
+    }
+    PUT_LIT(&wr, ",\"ecs\":{\"version\":\"" ECS_VERSION "\"},\"lme\":{\"schema_version\":");
+    put_i64(&wr, LME_SCHEMA_VERSION);
+    PUT_LIT(&wr, ",\"shape\":");
+    put_cstring(&wr, shapes[ev->shape]);
+    if (ev->flags & LME_EV_TRUNCATED) {
+        PUT_LIT(&wr, ",\"truncated_bytes\":");
+        put_u64(&wr, ev->truncated_bytes);
+    }
+    *wr.w++ = '}';
+    put_tags(&wr, ev);
+    *wr.w++ = '}';
+    out->len = (size_t)(wr.w - out->data);
+    return 0;
+}
