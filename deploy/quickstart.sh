@@ -28,15 +28,15 @@ install_missing() {
         "${missing[@]}" >/dev/null || die "apt-get install failed"
 }
 
-# build DIR [CMAKE_ARGS...]: configures once, then builds; output only on failure.
+# build DIR TARGET [CMAKE_ARGS...]: configures once, then builds TARGET; output only on failure.
 build() {
-    local dir=$1 log
-    shift
+    local dir=$1 target=$2 log
+    shift 2
     log=$(mktemp)
     if [ ! -f "$dir/CMakeCache.txt" ]; then
         cmake -S . -B "$dir" "$@" >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; die "cmake failed"; }
     fi
-    cmake --build "$dir" -j "$(nproc)" >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; die "build failed"; }
+    cmake --build "$dir" --target "$target" -j "$(nproc)" >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; die "build failed"; }
     rm -f "$log"
 }
 
@@ -48,15 +48,15 @@ run_tests() {
 case "${1:-sample}" in
 sample)
     install_missing
-    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLME_WERROR=ON
+    build build lme-ingest -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLME_WERROR=ON
     exec build/ingest/lme-ingest parse --quiet --timezone America/New_York --host exch01 \
         deploy/sample/980317ZZ.log
     ;;
 test)
     install_missing
-    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLME_WERROR=ON
+    build build all -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLME_WERROR=ON
     run_tests build
-    build build-asan -DCMAKE_BUILD_TYPE=Debug -DLME_SANITIZE=ON -DLME_WERROR=ON
+    build build-asan all -DCMAKE_BUILD_TYPE=Debug -DLME_SANITIZE=ON -DLME_WERROR=ON
     run_tests build-asan
     ;;
 *)

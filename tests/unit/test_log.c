@@ -1,0 +1,112 @@
+/* Unit tests of the daemon's own log (logfmt on standard error) and of the error record. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+
+/* Runs lme_log with stderr redirected into a pipe; returns what it wrote. */
+static char captured[8192];
+
+static const char *capture_begin(int fds[2], int *saved)
+{
+    assert_int_equal(pipe(fds), 0);
+    *saved = dup(STDERR_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    return NULL;
+}
+
+static const char *capture_end(int fds[2], int saved)
+{
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    ssize_t n = read(fds[0], captured, sizeof(captured) - 1);
+    close(fds[0]);
+    captured[n > 0 ? n : 0] = '\0';
+    return captured;
+}
+
+static void test_record_is_one_logfmt_line(void **state)
+{
+    (void)state;
+    int fds[2], saved;
+    capture_begin(fds, &saved);
+    lme_log(LME_LOG_ERROR, "cannot open input", "file", "/x y/z.log", "error", "No such \"file\"",
+            "plain", "v", NULL);
+    const char *out = capture_end(fds, saved);
+    assert_memory_equal(out, "time=", 5);
+    assert_non_null(strstr(out, "Z level=error msg=\"cannot open input\" file=\"/x y/z.log\" "
+                                "error=\"No such \\\"file\\\"\" plain=v\n"));
+    assert_int_equal(strchr(out, '\n') - out, (long)strlen(out) - 1); /* one line */
+}
+
+static void test_newlines_and_controls_stay_on_one_line(void **state)
+{
+    (void)state;
+    int fds[2], saved;
+    capture_begin(fds, &saved);
+    lme_log(LME_LOG_WARN, "two\nlines", "k", "a\x01" "b", "empty", "", NULL);
+    const char *out = capture_end(fds, saved);
+    assert_non_null(strstr(out, "level=warn msg=\"two\\nlines\" k=\"a\\x01b\" empty=\"\"\n"));
+}
+
+static void test_records_below_the_level_are_dropped(void **state)
+{
+    (void)state;
+    int fds[2], saved;
+    capture_begin(fds, &saved);
+    lme_log_set_level(LME_LOG_WARN);
+    lme_log(LME_LOG_INFO, "hidden", NULL);
+    lme_log(LME_LOG_WARN, "shown", NULL);
+    lme_log_set_level(LME_LOG_INFO);
+    const char *out = capture_end(fds, saved);
+    assert_null(strstr(out, "hidden"));
+    assert_non_null(strstr(out, "msg=shown"));
+}
+
+static void test_long_record_is_cut_not_overflowed(void **state)
+{
+    (void)state;
+    char big[6000];
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    int fds[2], saved;
+    capture_begin(fds, &saved);
+    lme_log(LME_LOG_INFO, "big", "k", big, NULL);
+    const char *out = capture_end(fds, saved);
+    assert_true(strlen(out) <= 4096);
+    assert_int_equal(out[strlen(out) - 1], '\n');
+}
+
+static void test_err_set_fills_and_returns_code(void **state)
+{
+    (void)state;
+    struct lme_err err;
+    assert_int_equal(lme_err_set(&err, LME_EINVAL, "key '%s': expected %d", "inputs", 3), LME_EINVAL);
+    assert_int_equal(err.code, LME_EINVAL);
+    assert_string_equal(err.msg, "key 'inputs': expected 3");
+    assert_int_equal(lme_err_set(NULL, LME_ENOMEM, "x"), LME_ENOMEM);
+    lme_err_clear(&err);
+    assert_int_equal(err.code, LME_OK);
+    assert_string_equal(err.msg, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_record_is_one_logfmt_line),
+        cmocka_unit_test(test_newlines_and_controls_stay_on_one_line),
+        cmocka_unit_test(test_records_below_the_level_are_dropped),
+        cmocka_unit_test(test_long_record_is_cut_not_overflowed),
+        cmocka_unit_test(test_err_set_fills_and_returns_code),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
