@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "err.h"
+
 struct lme_buf {
     char *data;
     size_t len;
@@ -17,11 +19,14 @@ struct lme_buf {
 /* Slow path of lme_buf_reserve. Returns 0 or LME_ENOMEM (the buffer is unchanged then). */
 int lme_buf_grow(struct lme_buf *b, size_t need);
 
-/* Makes room for `extra` more bytes. Returns 0 or LME_ENOMEM. */
+/* Makes room for `extra` more bytes. Returns 0 or LME_ENOMEM (also when len + extra does
+ * not fit in a size_t). */
 static inline int lme_buf_reserve(struct lme_buf *b, size_t extra)
 {
     if (b->cap - b->len >= extra)
         return 0;
+    if (extra > (size_t)-1 - b->len) /* len + extra would wrap */
+        return LME_ENOMEM;
     return lme_buf_grow(b, b->len + extra);
 }
 
@@ -29,7 +34,7 @@ static inline int lme_buf_reserve(struct lme_buf *b, size_t extra)
 static inline int lme_buf_append(struct lme_buf *b, const void *p, size_t n)
 {
     if (lme_buf_reserve(b, n) != 0)
-        return -2;
+        return LME_ENOMEM;
     memcpy(b->data + b->len, p, n);
     b->len += n;
     return 0;
