@@ -23,7 +23,8 @@ struct record_reader {
     struct lme_buf rec;        /* raw bytes, at most max */
     size_t content_len;        /* up to the end of the last non-blank line */
     uint64_t rec_offset;
-    uint64_t dropped;          /* bytes beyond the limit */
+    uint64_t dropped;          /* bytes not kept */
+    bool cut;                  /* text was lost: the record is truncated */
     struct browse_log_header hdr;
     size_t header_len;         /* header = rec[0, header_len) unless joined */
     struct lme_buf joined;     /* header text of a wrapped header, two lines joined */
@@ -70,12 +71,21 @@ static bool is_blank(const char *s, size_t n)
     return true;
 }
 
-/* Appends a line to the pending record. line[0, avail) is what is at hand (avail <= max),
- * full its true length with terminator, n its content length (no terminator) within avail. */
+/* How much of a line is kept to look at: the limit plus a CRLF, so that a line whose text fits
+ * is always seen whole, line end included. */
+static size_t line_cap(const struct record_reader *r)
+{
+    return r->max + 2;
+}
+
+/* Appends a line to the pending record. line[0, avail) is what is at hand (avail <= max + 2),
+ * full its true length with terminator, n its content length (no terminator) within avail.
+ * The record counts as cut only when text is lost: a line end or blank line that does not fit
+ * costs nothing, since event.original ends with the last line that has text. */
 static int append_line(struct record_reader *r, const char *line, size_t avail, uint64_t full,
                        size_t n)
 {
-    if (r->dropped > 0) { /* once cut, a record takes nothing more */
+    if (r->cut) { /* once cut, a record takes nothing more */
         r->dropped += full;
         return 0;
     }
@@ -83,10 +93,13 @@ static int append_line(struct record_reader *r, const char *line, size_t avail, 
     size_t take = avail < r->max - start ? avail : r->max - start;
     if (lme_buf_append(&r->rec, line, take) != 0)
         return LME_ENOMEM;
-    r->dropped = full - take;
+    r->dropped += full - take;
     size_t content = n < take ? n : take;
     if (!is_blank(line, content))
         r->content_len = start + content;
+    /* full > avail: more than the limit plus a line end, so text we never saw is lost */
+    if ((n > take && !is_blank(line + take, n - take)) || full > avail)
+        r->cut = true;
     return 0;
 }
 
@@ -99,6 +112,7 @@ static int start_record(struct record_reader *r, const char *line, size_t avail,
     r->hdr = *h;
     r->rec_offset = r->offset;
     r->dropped = 0;
+    r->cut = false;
     r->content_len = 0;
     lme_buf_reset(&r->rec);
     if (append_line(r, line, avail, full, n) != 0)
@@ -120,7 +134,7 @@ static int emit_pending(struct record_reader *r, uint64_t end_offset, record_emi
         .hdr = r->hdr,
         .offset = r->rec_offset,
         .end_offset = end_offset,
-        .truncated_bytes = r->dropped,
+        .truncated_bytes = r->cut ? r->dropped : 0,
     };
     r->active = false;
     r->may_join = false;
@@ -179,8 +193,9 @@ static int process_line(struct record_reader *r, const char *line, size_t avail,
         }
     }
 
+    /* Classify only what a record can keep, so the captures lie within the stored header. */
     struct browse_log_header h;
-    enum browse_log_kind kind = browse_log_classify(r->bl, line, n, &h);
+    enum browse_log_kind kind = browse_log_classify(r->bl, line, n < r->max ? n : r->max, &h);
     if (kind == BROWSE_LOG_CONTINUATION) {
         if (r->active)
             return append_line(r, line, avail, full, n);
@@ -210,7 +225,7 @@ static int line_done(struct record_reader *r, const char *line, size_t avail, ui
 
 static int partial_add(struct record_reader *r, const char *p, size_t n)
 {
-    size_t room = r->max - r->partial.len;
+    size_t room = line_cap(r) - r->partial.len;
     size_t take = n < room ? n : room;
     if (lme_buf_append(&r->partial, p, take) != 0)
         return LME_ENOMEM;
@@ -250,7 +265,7 @@ int record_reader_feed(struct record_reader *r, const char *data, size_t len, re
         if (!nl)
             return partial_add(r, p, (size_t)(end - p));
         size_t full = (size_t)(nl - p) + 1;
-        int rc = line_done(r, p, full < r->max ? full : r->max, full, emit, ctx);
+        int rc = line_done(r, p, full < line_cap(r) ? full : line_cap(r), full, emit, ctx);
         if (rc != 0)
             return rc;
         p = nl + 1;

@@ -33,6 +33,8 @@ static inline int lme_buf_reserve(struct lme_buf *b, size_t extra)
 /* Appends n bytes. Returns 0 or LME_ENOMEM. */
 static inline int lme_buf_append(struct lme_buf *b, const void *p, size_t n)
 {
+    if (n == 0) /* an empty buffer has no memory to copy into */
+        return 0;
     if (lme_buf_reserve(b, n) != 0)
         return LME_ENOMEM;
     memcpy(b->data + b->len, p, n);

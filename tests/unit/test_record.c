@@ -205,6 +205,45 @@ static void test_long_record_is_cut_and_counted(void **state)
     }
 }
 
+/* Regression: a record whose text fits the limit exactly was tagged truncated because its line
+ * end (which event.original excludes anyway) did not fit. */
+static void test_text_that_fits_is_not_truncated_by_its_line_end(void **state)
+{
+    (void)state;
+    char data[256];
+    int head = snprintf(data, sizeof(data), "A(0001) 1 00001:%047d", 1); /* 63 bytes */
+    int n = snprintf(data + head, sizeof(data) - (size_t)head, "x\r\n  \r\nB(0002) 2 00002:y\n");
+    struct got g;
+    run(data, (size_t)(head + n), 0, 64, &g);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(strlen(g.r[0].text), 64);
+    assert_int_equal(g.r[0].truncated, 0);
+    got_free(&g);
+    /* one byte more of text is a cut, and every byte not kept is counted */
+    data[head] = 'z';
+    memmove(data + head + 1, data + head, (size_t)n + 1);
+    run(data, (size_t)(head + n + 1), 0, 64, &g);
+    assert_int_equal(g.r[0].truncated, strlen("x\r\n  \r\n"));
+    got_free(&g);
+}
+
+static void test_header_longer_than_the_limit_stays_in_bounds(void **state)
+{
+    (void)state;
+    /* the limit falls inside the header (before its code, then inside it) */
+    char data[256];
+    snprintf(data, sizeof(data), "1998/02/03 07:37:55-%60sDXM(01a2) 3 62501:Starting\n", "");
+    size_t code_end = strstr(data, "62501") + 5 - data; /* 97 */
+    for (size_t max = 64; max <= code_end + 4; max++) {
+        struct got g;
+        run(data, strlen(data), 0, max, &g);
+        assert_int_equal(g.n, 1);
+        assert_int_equal(strlen(g.r[0].text), max);
+        assert_int_equal(g.r[0].kind, max >= code_end ? BROWSE_LOG_HEADER : BROWSE_LOG_BROKEN);
+        got_free(&g);
+    }
+}
+
 static void test_huge_line_is_bounded(void **state)
 {
     (void)state;
@@ -244,6 +283,8 @@ int main(void)
         cmocka_unit_test(test_orphan_lines_are_records_of_their_own),
         cmocka_unit_test(test_wrapped_header_is_joined),
         cmocka_unit_test(test_long_record_is_cut_and_counted),
+        cmocka_unit_test(test_text_that_fits_is_not_truncated_by_its_line_end),
+        cmocka_unit_test(test_header_longer_than_the_limit_stays_in_bounds),
         cmocka_unit_test(test_huge_line_is_bounded),
         cmocka_unit_test(test_limit_below_minimum_is_refused),
     };
