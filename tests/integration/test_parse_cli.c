@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "run_cmd.h"
 
 static const char *binary;
@@ -51,40 +52,9 @@ static struct run_result run(const char *in, size_t in_len, const char *const ar
 /* Every stdout line as JSON; fails the test on a line that is not a JSON object. */
 static json_t *events_of(const struct run_result *res)
 {
-    json_t *events = json_array();
-    const char *p = res->out, *end = res->out + res->out_len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        assert_non_null(nl);
-        json_error_t jerr;
-        json_t *ev = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-        if (!ev)
-            fail_msg("not JSON (%s): %.*s", jerr.text, (int)(nl - p), p);
-        assert_true(json_is_object(ev));
-        json_array_append_new(events, ev);
-        p = nl + 1;
-    }
+    json_t *events = events_parse(res->out, res->out_len);
+    assert_non_null(events);
     return events;
-}
-
-static json_t *get(json_t *obj, const char *dotted)
-{
-    char key[128];
-    snprintf(key, sizeof(key), "%s", dotted);
-    char *save = NULL;
-    for (char *part = strtok_r(key, ".", &save); part && obj; part = strtok_r(NULL, ".", &save))
-        obj = json_object_get(obj, part);
-    return obj;
-}
-
-static int has_tag(json_t *ev, const char *tag)
-{
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(ev, "tags"), i, t)
-        if (strcmp(json_string_value(t), tag) == 0)
-            return 1;
-    return 0;
 }
 
 static const char *tmp_path(const char *name)
@@ -233,8 +203,8 @@ static void test_garbage_is_passed_on_flagged_and_counted(void **state)
     assert_int_equal(json_array_size(events), want);
     for (size_t i = 0; i < want; i++) {
         json_t *ev = json_array_get(events, i);
-        assert_true(has_tag(ev, "lme_parse_failure"));
-        assert_int_equal(json_integer_value(get(ev, "log.offset")), starts[i]);
+        assert_true(event_has_tag(ev, "lme_parse_failure"));
+        assert_int_equal(json_integer_value(event_get(ev, "log.offset")), starts[i]);
     }
     char count[64];
     snprintf(count, sizeof(count), "parse_failures=%zu", want);
@@ -255,14 +225,14 @@ static void check_huge(const struct run_result *res, const char *data, size_t fi
     json_t *events = events_of(res);
     assert_int_equal(json_array_size(events), 2);
     json_t *big = json_array_get(events, 0), *next = json_array_get(events, 1);
-    assert_true(has_tag(big, "lme_truncated"));
-    const char *orig = json_string_value(get(big, "event.original"));
+    assert_true(event_has_tag(big, "lme_truncated"));
+    const char *orig = json_string_value(event_get(big, "event.original"));
     assert_int_equal(strlen(orig), 65536);
     assert_memory_equal(orig, data, 65536);
-    assert_int_equal(json_integer_value(get(big, "lme.truncated_bytes")), first_len - 65536);
+    assert_int_equal(json_integer_value(event_get(big, "lme.truncated_bytes")), first_len - 65536);
     assert_null(json_object_get(next, "tags"));
-    assert_int_equal(json_integer_value(get(next, "log.offset")), first_len);
-    assert_string_equal(json_string_value(get(next, "message")), "Terminating");
+    assert_int_equal(json_integer_value(event_get(next, "log.offset")), first_len);
+    assert_string_equal(json_string_value(event_get(next, "message")), "Terminating");
     json_decref(events);
 }
 
@@ -312,8 +282,8 @@ static void test_record_limit_option_keeps_every_record(void **state)
     assert_int_equal(json_array_size(a), 34); /* Q181500's records, as in expected.jsonl */
     assert_int_equal(json_array_size(b), 34);
     for (size_t i = 0; i < 34; i++) {
-        size_t len = strlen(json_string_value(get(json_array_get(a, i), "event.original")));
-        assert_int_equal(has_tag(json_array_get(b, i), "lme_truncated"), len > 100);
+        size_t len = strlen(json_string_value(event_get(json_array_get(a, i), "event.original")));
+        assert_int_equal(event_has_tag(json_array_get(b, i), "lme_truncated"), len > 100);
     }
     json_decref(a);
     json_decref(b);
@@ -332,10 +302,10 @@ static void test_standard_input_matches_the_file(void **state)
     assert_int_equal(json_array_size(b), 10);
     for (size_t i = 0; i < 10; i++) {
         json_t *ea = json_array_get(a, i), *eb = json_array_get(b, i);
-        assert_null(get(eb, "log.file.path"));
-        assert_non_null(get(ea, "log.file.path"));
-        assert_int_equal(json_integer_value(get(eb, "log.offset")), json_integer_value(get(ea, "log.offset")));
-        assert_string_equal(json_string_value(get(eb, "message")), json_string_value(get(ea, "message")));
+        assert_null(event_get(eb, "log.file.path"));
+        assert_non_null(event_get(ea, "log.file.path"));
+        assert_int_equal(json_integer_value(event_get(eb, "log.offset")), json_integer_value(event_get(ea, "log.offset")));
+        assert_string_equal(json_string_value(event_get(eb, "message")), json_string_value(event_get(ea, "message")));
     }
     json_decref(a);
     json_decref(b);
@@ -353,9 +323,9 @@ static void test_non_utf8_bytes_become_cp1252_characters(void **state)
     struct run_result res = run(NULL, 0, (const char *const[]){ "parse", "-q", path, NULL });
     json_t *events = events_of(&res);
     json_t *ev = json_array_get(events, 0);
-    assert_string_equal(json_string_value(get(ev, "message")), "caf\xC3\xA9");
-    assert_true(has_tag(ev, "lme_non_utf8"));
-    const char *orig = json_string_value(get(ev, "event.original"));
+    assert_string_equal(json_string_value(event_get(ev, "message")), "caf\xC3\xA9");
+    assert_true(event_has_tag(ev, "lme_non_utf8"));
+    const char *orig = json_string_value(event_get(ev, "event.original"));
     assert_non_null(strstr(orig, "caf\xC3\xA9 \xC2\xA0\xC2\xA0"));
     json_decref(events);
     run_result_free(&res);
@@ -371,7 +341,7 @@ static void test_last_line_without_line_end_is_emitted(void **state)
     struct run_result res = run(NULL, 0, (const char *const[]){ "parse", "-q", path, NULL });
     json_t *events = events_of(&res);
     assert_int_equal(json_array_size(events), 2);
-    assert_string_equal(json_string_value(get(json_array_get(events, 1), "message")), "two wrapped");
+    assert_string_equal(json_string_value(event_get(json_array_get(events, 1), "message")), "two wrapped");
     json_decref(events);
     run_result_free(&res);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "run_cmd.h"
 
 static const char *binary;
@@ -66,32 +67,6 @@ static int setup(void **state)
     return n_excerpts >= 13 ? 0 : -1;
 }
 
-/* Looks up a dotted path ("log.origin.file.name") in nested objects. */
-static json_t *get(json_t *obj, const char *dotted)
-{
-    char key[128];
-    snprintf(key, sizeof(key), "%s", dotted);
-    char *save = NULL;
-    for (char *part = strtok_r(key, ".", &save); part && obj; part = strtok_r(NULL, ".", &save))
-        obj = json_object_get(obj, part);
-    return obj;
-}
-
-static const char *get_str(json_t *obj, const char *dotted)
-{
-    return json_string_value(get(obj, dotted));
-}
-
-static int has_tag(json_t *ev, const char *tag)
-{
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(ev, "tags"), i, t)
-        if (strcmp(json_string_value(t), tag) == 0)
-            return 1;
-    return 0;
-}
-
 /* Runs the binary with extra options on one file; returns its events as a JSON array. */
 static json_t *parse_file(const char *path, const char *const extra[])
 {
@@ -114,27 +89,19 @@ static json_t *parse_file(const char *path, const char *const extra[])
     assert_int_equal(res.status, 0);
     assert_int_equal(res.err_len, 0);
 
-    json_t *events = json_array();
-    char *save = NULL;
-    for (char *line = strtok_r(res.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        json_error_t jerr;
-        json_t *ev = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
-        if (!ev)
-            fprintf(stderr, "not JSON (%s): %s\n", jerr.text, line);
-        assert_non_null(ev);
-        json_array_append_new(events, ev);
-    }
+    json_t *events = events_parse(res.out, res.out_len);
+    assert_non_null(events);
     run_result_free(&res);
     return events;
 }
 
 static void check_optional_str(json_t *ev, const char *field, json_t *want, const char *ctx)
 {
-    const char *got = get_str(ev, field);
+    const char *got = event_str(ev, field);
     if (json_is_null(want)) {
-        if (get(ev, field))
+        if (event_get(ev, field))
             fprintf(stderr, "%s: %s should be absent\n", ctx, field);
-        assert_null(get(ev, field));
+        assert_null(event_get(ev, field));
         return;
     }
     if (!got || strcmp(got, json_string_value(want)) != 0)
@@ -147,7 +114,7 @@ static void check_optional_str(json_t *ev, const char *field, json_t *want, cons
 static void check_optional_int(json_t *ev, const char *field, json_int_t want, int present,
                                const char *ctx)
 {
-    json_t *got = get(ev, field);
+    json_t *got = event_get(ev, field);
     if (!present) {
         assert_null(got);
         return;
@@ -161,8 +128,8 @@ static void check_optional_int(json_t *ev, const char *field, json_int_t want, i
 /* The record's raw text must be the file's bytes at log.offset. */
 static void check_original(json_t *ev, const char *raw, size_t raw_len, const char *ctx)
 {
-    const char *orig = get_str(ev, "event.original");
-    json_int_t off = json_integer_value(get(ev, "log.offset"));
+    const char *orig = event_str(ev, "event.original");
+    json_int_t off = json_integer_value(event_get(ev, "log.offset"));
     assert_non_null(orig);
     size_t n = strlen(orig);
     assert_true((size_t)off + n <= raw_len);
@@ -176,12 +143,12 @@ static void check_record(json_t *ev, json_t *want, const char *raw, size_t raw_l
 {
     json_t *ts = json_object_get(want, "timestamp");
     if (json_is_null(ts)) {
-        assert_true(has_tag(ev, "lme_no_timestamp"));
+        assert_true(event_has_tag(ev, "lme_no_timestamp"));
     } else {
         char utc[40];
         snprintf(utc, sizeof(utc), "%s.000Z", json_string_value(ts));
-        assert_string_equal(get_str(ev, "@timestamp"), utc);
-        assert_false(has_tag(ev, "lme_no_timestamp"));
+        assert_string_equal(event_str(ev, "@timestamp"), utc);
+        assert_false(event_has_tag(ev, "lme_no_timestamp"));
     }
     check_optional_str(ev, "process.name", json_object_get(want, "component"), ctx);
     json_t *thread = json_object_get(want, "thread");
@@ -192,7 +159,7 @@ static void check_record(json_t *ev, json_t *want, const char *raw, size_t raw_l
     check_optional_int(ev, "event.severity", json_integer_value(level), !json_is_null(level), ctx);
     if (!json_is_null(level)) {
         static const char *const words[] = { "", "error", "warning", "info", "debug" };
-        assert_string_equal(get_str(ev, "log.level"), words[json_integer_value(level)]);
+        assert_string_equal(event_str(ev, "log.level"), words[json_integer_value(level)]);
     }
     check_optional_str(ev, "event.code", json_object_get(want, "code"), ctx);
     check_optional_str(ev, "message", json_object_get(want, "message"), ctx);
@@ -200,10 +167,10 @@ static void check_record(json_t *ev, json_t *want, const char *raw, size_t raw_l
     json_t *line = json_object_get(want, "source_line");
     check_optional_int(ev, "log.origin.file.line", json_integer_value(line), !json_is_null(line),
                        ctx);
-    assert_false(has_tag(ev, "lme_parse_failure"));
-    assert_string_equal(get_str(ev, "host.name"), "test-host");
-    assert_int_equal(strlen(get_str(ev, "event.id")), 32);
-    assert_string_equal(get_str(ev, "lme.shape"), json_is_null(level) ? "controller" : "browse");
+    assert_false(event_has_tag(ev, "lme_parse_failure"));
+    assert_string_equal(event_str(ev, "host.name"), "test-host");
+    assert_int_equal(strlen(event_str(ev, "event.id")), 32);
+    assert_string_equal(event_str(ev, "lme.shape"), json_is_null(level) ? "controller" : "browse");
     check_original(ev, raw, raw_len, ctx);
 }
 
@@ -227,8 +194,8 @@ static void check_excerpt(const struct excerpt *ex, const char *path)
         char ctx[128];
         snprintf(ctx, sizeof(ctx), "%s record %zu", ex->name, i);
         check_record(ev, json_array_get(ex->rows, i), raw, raw_len, ctx);
-        assert_string_equal(get_str(ev, "log.file.path"), real);
-        json_int_t off = json_integer_value(get(ev, "log.offset"));
+        assert_string_equal(event_str(ev, "log.file.path"), real);
+        json_int_t off = json_integer_value(event_get(ev, "log.offset"));
         assert_true(off > last_offset);
         last_offset = off;
     }
@@ -290,12 +257,12 @@ static void test_local_time_is_read_in_the_given_zone(void **state)
     const char *const ny[] = { "--timezone", "America/New_York", NULL };
     json_t *winter = parse_sample("Q197509.log", ny); /* March 1998: EST, UTC-5 */
     json_t *ev = json_array_get(winter, 0);
-    assert_string_equal(get_str(ev, "@timestamp"), "1998-03-18T03:19:48.000Z");
-    assert_string_equal(get_str(ev, "event.timezone"), "America/New_York");
+    assert_string_equal(event_str(ev, "@timestamp"), "1998-03-18T03:19:48.000Z");
+    assert_string_equal(event_str(ev, "event.timezone"), "America/New_York");
     json_t *summer = parse_sample("Q228715.log", ny); /* September 1998: EDT, UTC-4 */
-    assert_string_equal(get_str(json_array_get(summer, 0), "@timestamp"), "1998-09-11T17:12:11.000Z");
+    assert_string_equal(event_str(json_array_get(summer, 0), "@timestamp"), "1998-09-11T17:12:11.000Z");
     json_t *india = parse_sample("Q228715.log", (const char *const[]){ "--timezone", "Asia/Kolkata", NULL });
-    assert_string_equal(get_str(json_array_get(india, 0), "@timestamp"), "1998-09-11T07:42:11.000Z");
+    assert_string_equal(event_str(json_array_get(india, 0), "@timestamp"), "1998-09-11T07:42:11.000Z");
     json_decref(winter);
     json_decref(summer);
     json_decref(india);
@@ -306,16 +273,16 @@ static void test_status_word_becomes_error_type(void **state)
     (void)state;
     const char *const utc[] = { "--timezone", "UTC", NULL };
     json_t *q197509 = parse_sample("Q197509.log", utc);
-    assert_string_equal(get_str(json_array_get(q197509, 5), "error.type"), "Timeout on resource lock");
+    assert_string_equal(event_str(json_array_get(q197509, 5), "error.type"), "Timeout on resource lock");
     /* the real log's "Error (Timeout on resource lock}:" typo */
-    assert_string_equal(get_str(json_array_get(q197509, 6), "error.type"), "Timeout on resource lock");
-    assert_null(get(json_array_get(q197509, 8), "error.type")); /* "Error: no Notes Session Open" */
+    assert_string_equal(event_str(json_array_get(q197509, 6), "error.type"), "Timeout on resource lock");
+    assert_null(event_get(json_array_get(q197509, 8), "error.type")); /* "Error: no Notes Session Open" */
     json_t *q240277 = parse_sample("Q240277.log", utc);
-    assert_string_equal(get_str(json_array_get(q240277, 0), "error.type"), "WIN32:5(Access is denied.)");
+    assert_string_equal(event_str(json_array_get(q240277, 0), "error.type"), "WIN32:5(Access is denied.)");
     json_t *q216541 = parse_sample("Q216541.log", utc);
-    assert_string_equal(get_str(json_array_get(q216541, 0), "error.type"), "The filename was invalid");
+    assert_string_equal(event_str(json_array_get(q216541, 0), "error.type"), "The filename was invalid");
     json_t *q320032 = parse_sample("Q320032.log", utc);
-    assert_string_equal(get_str(json_array_get(q320032, 1), "error.type"), "Mail system failure");
+    assert_string_equal(event_str(json_array_get(q320032, 1), "error.type"), "Mail system failure");
     json_decref(q197509);
     json_decref(q240277);
     json_decref(q216541);
@@ -332,11 +299,11 @@ static void test_event_ids_are_stable_and_unique(void **state)
                                       (const char *const[]){ "--timezone", "UTC", "--host", "h2", NULL });
     assert_true(json_array_size(a) > 10);
     for (size_t i = 0; i < json_array_size(a); i++) {
-        const char *id = get_str(json_array_get(a, i), "event.id");
-        assert_string_equal(id, get_str(json_array_get(b, i), "event.id"));
-        assert_string_not_equal(id, get_str(json_array_get(other_host, i), "event.id"));
+        const char *id = event_str(json_array_get(a, i), "event.id");
+        assert_string_equal(id, event_str(json_array_get(b, i), "event.id"));
+        assert_string_not_equal(id, event_str(json_array_get(other_host, i), "event.id"));
         for (size_t j = 0; j < i; j++)
-            assert_string_not_equal(id, get_str(json_array_get(a, j), "event.id"));
+            assert_string_not_equal(id, event_str(json_array_get(a, j), "event.id"));
         assert_int_equal(strspn(id, "0123456789abcdef"), 32);
     }
     json_decref(a);
