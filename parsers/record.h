@@ -2,8 +2,8 @@
  * continuation lines after it, and hands every complete record to a callback.
  *
  * A record is complete when the next header arrives or the stream ends. Memory is bounded: a
- * record is kept up to a byte limit; what lies beyond is counted and dropped (the record is then
- * flagged truncated). Lines before the first header of a stream are each a record of their own
+ * record is kept up to a byte limit; what lies beyond is counted and dropped, and when text was
+ * lost (not just a line end or blank lines) the record is flagged truncated. Lines before the first header of a stream are each a record of their own
  * (an orphan: a parse failure); blank orphan lines carry no text and are skipped. */
 #ifndef LME_RECORD_H
 #define LME_RECORD_H
