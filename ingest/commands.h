@@ -12,4 +12,10 @@ enum {
 int parse_cmd_main(int argc, char **argv);
 void parse_cmd_usage(void);
 
+/* lme-ingest run --config FILE [--once] */
+int run_cmd_main(int argc, char **argv);
+
+/* lme-ingest check-config --config FILE */
+int check_config_main(int argc, char **argv);
+
 #endif

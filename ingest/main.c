@@ -13,6 +13,13 @@ static void usage(FILE *out)
             "as ECS-aligned JSON events.\n"
             "\n"
             "Commands:\n"
+            "  run --config FILE [--once]\n"
+            "                    run the pipeline: read the configured inputs and publish\n"
+            "                    every event to the configured sinks (Kafka, files);\n"
+            "                    --once: read every input to its end, wait for every\n"
+            "                    acknowledgement, exit\n"
+            "  check-config --config FILE\n"
+            "                    validate a configuration without starting\n"
             "  parse [FILE...]   parse browse logs (or standard input) and print one JSON\n"
             "                    event per line; see 'lme-ingest parse --help'\n"
             "\n"
@@ -20,7 +27,8 @@ static void usage(FILE *out)
             "  -h, --help        show this help\n"
             "  -V, --version     show the version\n"
             "\n"
-            "Exit status: 0 ok, 1 an input or the output failed, 2 usage error.\n");
+            "Exit status: 0 ok; 1 an input, a sink or a delivery failed; 2 usage or\n"
+            "configuration error.\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +48,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "parse") == 0)
         return parse_cmd_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return run_cmd_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "check-config") == 0)
+        return check_config_main(argc - 1, argv + 1);
 
     fprintf(stderr, "lme-ingest: unknown command '%s' (try 'lme-ingest --help')\n", cmd);
     return EXIT_USAGE;

@@ -20,6 +20,7 @@ enum lme_event_flag {
     LME_EV_PARSE_FAILURE = 1u << 0, /* no header could be parsed: tags lme_parse_failure */
     LME_EV_TRUNCATED = 1u << 1,     /* cut at the record length limit: tags lme_truncated */
     LME_EV_NO_TIMESTAMP = 1u << 2,  /* no usable time; time_ms is when it was read */
+    LME_EV_DIAGNOSED = 1u << 3,     /* enrichment attached a diagnosis: routed to alerts too */
 };
 
 /* What kind of line started the record. */

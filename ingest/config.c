@@ -1,0 +1,472 @@
+/* Loading and checking the configuration: see config.h. Each object is read by one function
+ * that lists the keys it knows; anything else is an error, never a silent default. */
+#include "config.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tz.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/lme-ingest"
+#define DEFAULT_MAX_RECORD (64 * 1024)
+#define DEFAULT_IN_FLIGHT (16 * 1024 * 1024)
+#define DEFAULT_DRAIN_MS 10000
+#define DEFAULT_ONCE_MS 60000
+
+/* What is being read: the file and the key path, for error messages. */
+struct reader {
+    const char *file;
+    char path[256];
+    struct lme_err *err;
+};
+
+static int fail(struct reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct reader *r, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return lme_err_set(r->err, LME_EINVAL, "%s: key '%s': %s", r->file, r->path, what);
+}
+
+/* Appends ".key" or "[i]" to the key path; returns the old length to restore it. */
+static size_t push_key(struct reader *r, const char *key)
+{
+    size_t len = strlen(r->path);
+    snprintf(r->path + len, sizeof(r->path) - len, "%s%s", len ? "." : "", key);
+    return len;
+}
+
+static size_t push_index(struct reader *r, size_t i)
+{
+    size_t len = strlen(r->path);
+    snprintf(r->path + len, sizeof(r->path) - len, "[%zu]", i);
+    return len;
+}
+
+static void pop(struct reader *r, size_t len)
+{
+    r->path[len] = '\0';
+}
+
+/* Fails on the first key of obj not in the NULL-terminated list. */
+static int only_keys(struct reader *r, json_t *obj, const char *const known[])
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        int found = 0;
+        for (size_t i = 0; known[i] && !found; i++)
+            found = strcmp(key, known[i]) == 0;
+        if (found)
+            continue;
+        char list[256] = "";
+        for (size_t i = 0; known[i]; i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", known[i]);
+        size_t saved = push_key(r, key);
+        int rc = fail(r, "unknown key (expected one of: %s)", list);
+        pop(r, saved);
+        return rc;
+    }
+    return 0;
+}
+
+/* Reads an optional string; *out stays NULL when the key is absent. */
+static int get_string(struct reader *r, json_t *obj, const char *key, char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    size_t saved = push_key(r, key);
+    int rc = 0;
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        rc = fail(r, "expected a non-empty string");
+    else if (!(*out = strdup(json_string_value(v))))
+        rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    pop(r, saved);
+    return rc;
+}
+
+static int get_size(struct reader *r, json_t *obj, const char *key, long long min, long long max,
+                    long long *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    size_t saved = push_key(r, key);
+    int rc = 0;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        rc = fail(r, "expected an integer from %lld to %lld", min, max);
+    else
+        *out = json_integer_value(v);
+    pop(r, saved);
+    return rc;
+}
+
+static int get_string_array(struct reader *r, json_t *obj, const char *key, char ***out, size_t *n)
+{
+    json_t *v = json_object_get(obj, key);
+    size_t saved = push_key(r, key);
+    int rc = 0;
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        rc = fail(r, "expected a non-empty array of strings");
+        goto done;
+    }
+    *out = calloc(json_array_size(v), sizeof(char *));
+    if (!*out) {
+        rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) || json_string_length(item) == 0) {
+            push_index(r, i);
+            rc = fail(r, "expected a non-empty string");
+            goto done;
+        }
+        if (!((*out)[i] = strdup(json_string_value(item)))) {
+            rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
+            goto done;
+        }
+        *n = i + 1;
+    }
+done:
+    pop(r, saved);
+    return rc;
+}
+
+/* Checks "type" is the string `want`. */
+static int expect_type(struct reader *r, json_t *obj, const char *want)
+{
+    json_t *t = json_object_get(obj, "type");
+    size_t saved = push_key(r, "type");
+    int rc = 0;
+    if (!json_is_string(t))
+        rc = fail(r, "expected \"%s\"", want);
+    else if (strcmp(json_string_value(t), want) != 0)
+        rc = fail(r, "unknown type '%s' (expected \"%s\")", json_string_value(t), want);
+    pop(r, saved);
+    return rc;
+}
+
+static int read_input(struct reader *r, json_t *obj, struct config_input *in)
+{
+    static const char *const keys[] = { "type", "paths", "timezone", "connector", "host_name", NULL };
+    if (!json_is_object(obj))
+        return fail(r, "expected an object");
+    int rc = only_keys(r, obj, keys);
+    if (!rc)
+        rc = expect_type(r, obj, "file");
+    if (!rc)
+        rc = get_string_array(r, obj, "paths", &in->paths, &in->n_paths);
+    if (!rc)
+        rc = get_string(r, obj, "timezone", &in->timezone);
+    if (!rc)
+        rc = get_string(r, obj, "connector", &in->connector);
+    if (!rc)
+        rc = get_string(r, obj, "host_name", &in->host_name);
+    if (rc || !in->timezone)
+        return rc;
+    struct lme_err tzerr;
+    struct lme_tz *tz = lme_tz_open(in->timezone, &tzerr);
+    if (!tz) {
+        size_t saved = push_key(r, "timezone");
+        rc = fail(r, "%s", tzerr.msg);
+        pop(r, saved);
+    }
+    lme_tz_destroy(tz);
+    return rc;
+}
+
+static int read_rdkafka(struct reader *r, json_t *obj, struct kafka_sink_config *k)
+{
+    json_t *props = json_object_get(obj, "rdkafka");
+    if (!props)
+        return 0;
+    size_t saved = push_key(r, "rdkafka");
+    int rc = 0;
+    if (!json_is_object(props)) {
+        rc = fail(r, "expected an object of librdkafka properties");
+        goto done;
+    }
+    size_t n = json_object_size(props);
+    k->prop_names = calloc(n ? n : 1, sizeof(char *));
+    k->prop_values = calloc(n ? n : 1, sizeof(char *));
+    if (!k->prop_names || !k->prop_values) {
+        rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
+        goto done;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(props, name, v) {
+        char num[64];
+        const char *text = NULL;
+        if (json_is_string(v))
+            text = json_string_value(v);
+        else if (json_is_integer(v))
+            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v)), text = num;
+        else if (json_is_boolean(v))
+            text = json_is_true(v) ? "true" : "false";
+        if (!text) {
+            size_t inner = push_key(r, name);
+            rc = fail(r, "expected a string, an integer or a boolean");
+            pop(r, inner);
+            goto done;
+        }
+        k->prop_names[k->n_props] = strdup(name);
+        k->prop_values[k->n_props] = strdup(text);
+        if (!k->prop_names[k->n_props] || !k->prop_values[k->n_props]) {
+            free(k->prop_names[k->n_props]);
+            free(k->prop_values[k->n_props]);
+            rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
+            goto done;
+        }
+        k->n_props++;
+    }
+done:
+    pop(r, saved);
+    return rc;
+}
+
+static int read_key_mode(struct reader *r, json_t *obj, enum kafka_key_mode *mode)
+{
+    static const char *const names[] = { "host_component", "host", "none" };
+    json_t *v = json_object_get(obj, "key");
+    if (!v)
+        return 0;
+    size_t saved = push_key(r, "key");
+    int rc = fail(r, "expected one of \"host_component\", \"host\", \"none\"");
+    for (int i = 0; i < 3; i++) {
+        if (json_is_string(v) && strcmp(json_string_value(v), names[i]) == 0) {
+            *mode = (enum kafka_key_mode)i;
+            lme_err_clear(r->err);
+            rc = 0;
+        }
+    }
+    pop(r, saved);
+    return rc;
+}
+
+static int read_kafka_sink(struct reader *r, json_t *obj, struct config_sink *s,
+                           const char *state_dir)
+{
+    static const char *const keys[] = { "type", "brokers", "topic", "alerts_topic", "key",
+                                        "rdkafka", "dead_letter_path", NULL };
+    struct kafka_sink_config *k = &s->kafka;
+    s->type = CONFIG_SINK_KAFKA;
+    int rc = only_keys(r, obj, keys);
+    if (!rc && !json_object_get(obj, "brokers")) {
+        size_t saved = push_key(r, "brokers");
+        rc = fail(r, "missing (expected \"host:port,...\")");
+        pop(r, saved);
+    }
+    if (!rc)
+        rc = get_string(r, obj, "brokers", &k->brokers);
+    if (!rc)
+        rc = get_string(r, obj, "topic", &k->topic);
+    if (!rc)
+        rc = get_string(r, obj, "alerts_topic", &k->alerts_topic);
+    if (!rc)
+        rc = read_key_mode(r, obj, &k->key);
+    if (!rc)
+        rc = get_string(r, obj, "dead_letter_path", &k->dead_letter_path);
+    if (!rc)
+        rc = read_rdkafka(r, obj, k);
+    if (rc)
+        return rc;
+    if (!k->topic && !(k->topic = strdup("lme.events")))
+        return lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    if (!k->dead_letter_path) {
+        size_t len = strlen(state_dir) + sizeof("/dead-letter.jsonl");
+        if (!(k->dead_letter_path = malloc(len)))
+            return lme_err_set(r->err, LME_ENOMEM, "out of memory");
+        snprintf(k->dead_letter_path, len, "%s/dead-letter.jsonl", state_dir);
+    }
+    struct lme_err kerr;
+    if (kafka_sink_check(k, &kerr) != 0) {
+        size_t saved = push_key(r, "rdkafka");
+        rc = fail(r, "%s", kerr.msg);
+        pop(r, saved);
+    }
+    return rc;
+}
+
+static int read_sink(struct reader *r, json_t *obj, struct config_sink *s, const char *state_dir)
+{
+    static const char *const file_keys[] = { "type", "path", NULL };
+    if (!json_is_object(obj))
+        return fail(r, "expected an object");
+    json_t *t = json_object_get(obj, "type");
+    if (json_is_string(t) && strcmp(json_string_value(t), "kafka") == 0)
+        return read_kafka_sink(r, obj, s, state_dir);
+    if (json_is_string(t) && strcmp(json_string_value(t), "file") != 0) {
+        size_t saved = push_key(r, "type");
+        int bad = fail(r, "unknown type '%s' (expected \"kafka\" or \"file\")", json_string_value(t));
+        pop(r, saved);
+        return bad;
+    }
+    int rc = expect_type(r, obj, "file");
+    if (!rc)
+        rc = only_keys(r, obj, file_keys);
+    s->type = CONFIG_SINK_FILE;
+    if (!rc && !json_object_get(obj, "path")) {
+        size_t saved = push_key(r, "path");
+        rc = fail(r, "missing (expected a file path or \"-\" for standard output)");
+        pop(r, saved);
+    }
+    return rc ? rc : get_string(r, obj, "path", &s->path);
+}
+
+static int read_list(struct reader *r, json_t *root, const char *key, size_t elem_size,
+                     void **items, size_t *n)
+{
+    json_t *list = json_object_get(root, key);
+    size_t saved = push_key(r, key);
+    int rc = 0;
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        rc = fail(r, "expected a non-empty array of objects");
+    else if (!(*items = calloc(json_array_size(list), elem_size)))
+        rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    else
+        *n = json_array_size(list);
+    pop(r, saved);
+    return rc;
+}
+
+static int read_items(struct reader *r, json_t *root, struct config *cfg)
+{
+    int rc = read_list(r, root, "inputs", sizeof(struct config_input), (void **)&cfg->inputs,
+                       &cfg->n_inputs);
+    for (size_t i = 0; !rc && i < cfg->n_inputs; i++) {
+        size_t saved = push_key(r, "inputs");
+        push_index(r, i);
+        rc = read_input(r, json_array_get(json_object_get(root, "inputs"), i), &cfg->inputs[i]);
+        pop(r, saved);
+    }
+    if (rc)
+        return rc;
+    if (!json_object_get(root, "sinks")) { /* no sink: JSON lines on standard output */
+        if (!(cfg->sinks = calloc(1, sizeof(*cfg->sinks))) || !(cfg->sinks[0].path = strdup("-")))
+            return lme_err_set(r->err, LME_ENOMEM, "out of memory");
+        cfg->n_sinks = 1;
+        return 0;
+    }
+    rc = read_list(r, root, "sinks", sizeof(struct config_sink), (void **)&cfg->sinks, &cfg->n_sinks);
+    for (size_t i = 0; !rc && i < cfg->n_sinks; i++) {
+        size_t saved = push_key(r, "sinks");
+        push_index(r, i);
+        rc = read_sink(r, json_array_get(json_object_get(root, "sinks"), i), &cfg->sinks[i],
+                       cfg->state_dir);
+        pop(r, saved);
+    }
+    return rc;
+}
+
+static int read_top(struct reader *r, json_t *root, struct config *cfg)
+{
+    static const char *const keys[] = { "host_name", "state_dir", "max_record_bytes",
+                                        "max_in_flight_bytes", "drain_timeout_ms",
+                                        "once_timeout_ms", "inputs", "sinks", NULL };
+    long long max_record = DEFAULT_MAX_RECORD, in_flight = DEFAULT_IN_FLIGHT;
+    long long drain = DEFAULT_DRAIN_MS, once = DEFAULT_ONCE_MS;
+    if (!json_is_object(root))
+        return lme_err_set(r->err, LME_EINVAL, "%s: expected a JSON object at the top", r->file);
+    int rc = only_keys(r, root, keys);
+    if (!rc)
+        rc = get_string(r, root, "host_name", &cfg->host_name);
+    if (!rc)
+        rc = get_string(r, root, "state_dir", &cfg->state_dir);
+    if (!rc)
+        rc = get_size(r, root, "max_record_bytes", 64, 64LL << 20, &max_record);
+    if (!rc)
+        rc = get_size(r, root, "max_in_flight_bytes", 1 << 20, 1LL << 40, &in_flight);
+    if (!rc)
+        rc = get_size(r, root, "drain_timeout_ms", 0, 3600000, &drain);
+    if (!rc)
+        rc = get_size(r, root, "once_timeout_ms", 0, 86400000, &once);
+    if (rc)
+        return rc;
+    cfg->max_record_bytes = (size_t)max_record;
+    cfg->max_in_flight_bytes = (size_t)in_flight;
+    cfg->drain_timeout_ms = (int)drain;
+    cfg->once_timeout_ms = (int)once;
+    if (!cfg->state_dir && !(cfg->state_dir = strdup(DEFAULT_STATE_DIR)))
+        return lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    if (!cfg->host_name) {
+        char host[256] = "localhost";
+        if (gethostname(host, sizeof(host)) == 0)
+            host[sizeof(host) - 1] = '\0';
+        if (!(cfg->host_name = strdup(host)))
+            return lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    }
+    return read_items(r, root, cfg);
+}
+
+int config_load(const char *path, struct config **out, struct lme_err *err)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        if (jerr.line < 0)
+            return lme_err_set(err, LME_EIO, "%s: %s", path, jerr.text);
+        return lme_err_set(err, LME_EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    }
+    struct config *cfg = calloc(1, sizeof(*cfg));
+    struct reader r = { .file = path, .err = err };
+    int rc = cfg ? 0 : lme_err_set(err, LME_ENOMEM, "out of memory");
+    if (!rc && !(cfg->file = strdup(path)))
+        rc = lme_err_set(err, LME_ENOMEM, "out of memory");
+    if (!rc)
+        rc = read_top(&r, root, cfg);
+    json_decref(root);
+    if (rc) {
+        config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; cfg->inputs && i < cfg->n_inputs; i++) {
+        struct config_input *in = &cfg->inputs[i];
+        free_strings(in->paths, in->n_paths);
+        free(in->timezone);
+        free(in->connector);
+        free(in->host_name);
+    }
+    for (size_t i = 0; cfg->sinks && i < cfg->n_sinks; i++) {
+        struct config_sink *s = &cfg->sinks[i];
+        free(s->path);
+        free(s->kafka.brokers);
+        free(s->kafka.topic);
+        free(s->kafka.alerts_topic);
+        free(s->kafka.dead_letter_path);
+        free_strings(s->kafka.prop_names, s->kafka.n_props);
+        free_strings(s->kafka.prop_values, s->kafka.n_props);
+    }
+    free(cfg->inputs);
+    free(cfg->sinks);
+    free(cfg->file);
+    free(cfg->host_name);
+    free(cfg->state_dir);
+    free(cfg);
+}

@@ -1,0 +1,37 @@
+/* The pipeline: inputs -> parser -> (enrichment: a pass-through until it arrives) -> every sink.
+ * The only module that knows more than one stage. Single-threaded: reading, parsing, encoding
+ * and serving the sinks' acknowledgements all happen on the caller's thread, in turn. */
+#ifndef LME_PIPELINE_H
+#define LME_PIPELINE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+
+struct pipeline;
+
+/* Builds the sinks and the inputs' zones from cfg (borrowed until pipeline_destroy) and creates
+ * state_dir when missing. Returns NULL with err filled. */
+struct pipeline *pipeline_create(const struct config *cfg, struct lme_err *err);
+
+/* NULL-safe. Events still in flight are abandoned: drain first. */
+void pipeline_destroy(struct pipeline *p);
+
+/* Reads every file the inputs' globs match to its end, handing each event to every sink. When
+ * the bytes in flight reach the budget, reading waits for the sinks (backpressure). Stops early
+ * when *stop becomes non-zero. Returns 0, or a negative code with err filled when a sink fails
+ * for good (files that cannot be read are logged and skipped). */
+int pipeline_read_inputs(struct pipeline *p, volatile sig_atomic_t *stop, struct lme_err *err);
+
+/* Serves the sinks until nothing is in flight, timeout_ms passes (negative: no limit) or *stop
+ * becomes non-zero. Returns the number of events not settled yet (0: all delivered or set
+ * aside), or a negative code with err filled. */
+int64_t pipeline_drain(struct pipeline *p, int timeout_ms, volatile sig_atomic_t *stop,
+                       struct lme_err *err);
+
+/* Logs one summary line per sink (accepted, delivered, dead-lettered, retried, in flight). */
+void pipeline_log_stats(const struct pipeline *p);
+
+#endif

@@ -1,0 +1,525 @@
+/* The Kafka sink: see kafka_sink.h.
+ *
+ * Each message is a struct pending we own from send() until it is settled: librdkafka borrows
+ * its payload (no copy) and hands it back in the delivery report. A report without error is
+ * the broker's acknowledgement. A permanent error sends the event to the dead-letter file; any
+ * other is transient: the message waits on our retry list (backoff up to 10 s) and is produced
+ * again, for as long as it takes. A fatal producer error (idempotence) purges the producer,
+ * which returns every message to us, recreates it and re-sends them all. Reports arrive only
+ * inside rd_kafka_poll(), so everything here runs on the caller's thread. */
+#include "kafka_sink.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dead_letter.h"
+#include "log.h"
+
+#define RETRY_BACKOFF_MIN_MS 100
+#define RETRY_BACKOFF_MAX_MS 10000
+#define MAX_REASONS 32
+
+struct pending {
+    char *payload;       /* the event's JSON, owned */
+    size_t len;
+    char key[192];
+    size_t key_len;
+    char code[6];        /* event.code for the header; "" when absent */
+    bool alerts;         /* produced to alerts_topic */
+    int attempts;
+    int64_t retry_at_ms;
+    struct pending *next; /* on the retry list */
+};
+
+struct reason_count {
+    int code;
+    uint64_t count;
+};
+
+struct kafka_sink {
+    struct sink base;
+    struct kafka_sink_config cfg; /* strings borrowed from copies below */
+    char *brokers, *topic, *alerts_topic;
+    char **names, **values;
+    size_t n_props;
+    size_t max_in_flight_bytes;
+    rd_kafka_t *rk;
+    struct pending *retry_head, *retry_tail;
+    struct dead_letter *dl;
+    struct reason_count reasons[MAX_REASONS];
+    size_t n_reasons;
+    int last_error_logged;
+    int64_t last_error_at_ms;
+    struct lme_err pending_err; /* a dead-letter failure seen inside a delivery report */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int kafka_sink_is_secret(const char *p)
+{
+    return strstr(p, "password") || strstr(p, "secret") || strstr(p, "sasl.oauthbearer.config") ||
+           strcmp(p, "ssl.key.pem") == 0 || strstr(p, "ssl_key") || strstr(p, "token");
+}
+
+/* ---- configuration ---- */
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                    struct lme_err *err)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+        return 0;
+    if (kafka_sink_is_secret(name)) /* librdkafka's message may quote the value */
+        return lme_err_set(err, LME_EINVAL, "librdkafka refused property '%s'", name);
+    return lme_err_set(err, LME_EINVAL, "property '%s': %s", name, errstr);
+}
+
+/* Safe defaults first, then the user's properties (which may override them), then what this
+ * sink cannot work without. */
+static rd_kafka_conf_t *build_conf(const struct kafka_sink_config *cfg, size_t max_in_flight,
+                                   struct lme_err *err)
+{
+    static const char *const defaults[][2] = {
+        { "enable.idempotence", "true" },
+        { "acks", "all" },
+        { "compression.type", "lz4" },
+        { "linger.ms", "20" },
+        { "client.id", "lme-ingest" },
+    };
+    char kbytes[32];
+    snprintf(kbytes, sizeof(kbytes), "%zu", max_in_flight / 1024 + 1);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!conf) {
+        lme_err_set(err, LME_ENOMEM, "out of memory");
+        return NULL;
+    }
+    int rc = conf_set(conf, "queue.buffering.max.kbytes", kbytes, err);
+    for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        rc = conf_set(conf, defaults[i][0], defaults[i][1], err);
+    for (size_t i = 0; !rc && i < cfg->n_props; i++)
+        rc = conf_set(conf, cfg->prop_names[i], cfg->prop_values[i], err);
+    if (!rc)
+        rc = conf_set(conf, "bootstrap.servers", cfg->brokers, err);
+    if (rc) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+int kafka_sink_check(const struct kafka_sink_config *cfg, struct lme_err *err)
+{
+    rd_kafka_conf_t *conf = build_conf(cfg, 16 << 20, err);
+    if (!conf)
+        return LME_EINVAL;
+    rd_kafka_conf_destroy(conf);
+    return 0;
+}
+
+/* ---- settling messages ---- */
+
+static void pending_free(struct pending *m)
+{
+    if (!m)
+        return;
+    free(m->payload);
+    free(m);
+}
+
+static void settle(struct kafka_sink *ks, struct pending *m)
+{
+    ks->base.stats.in_flight--;
+    ks->base.stats.in_flight_bytes -= m->len;
+    pending_free(m);
+}
+
+/* Errors no retry can mend: the message goes to the dead-letter file. */
+static bool is_permanent(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const char *destination(const struct kafka_sink *ks, const struct pending *m)
+{
+    return m->alerts ? ks->cfg.alerts_topic : ks->cfg.topic;
+}
+
+/* Counts the reason; the first time a reason is seen it is logged. */
+static void count_reason(struct kafka_sink *ks, rd_kafka_resp_err_t e, const struct pending *m)
+{
+    for (size_t i = 0; i < ks->n_reasons; i++) {
+        if (ks->reasons[i].code == (int)e) {
+            ks->reasons[i].count++;
+            return;
+        }
+    }
+    if (ks->n_reasons < MAX_REASONS)
+        ks->reasons[ks->n_reasons++] = (struct reason_count){ (int)e, 1 };
+    lme_log(LME_LOG_ERROR, "event set aside in the dead-letter file", "sink", ks->base.name,
+            "topic", destination(ks, m), "reason", rd_kafka_err2name(e), "error", rd_kafka_err2str(e),
+            "file", ks->cfg.dead_letter_path, NULL);
+}
+
+static void dead_letter(struct kafka_sink *ks, struct pending *m, rd_kafka_resp_err_t e)
+{
+    struct lme_err err;
+    if (dead_letter_write(ks->dl, ks->base.name, destination(ks, m), rd_kafka_err2name(e),
+                          rd_kafka_err2str(e), m->payload, m->len, &err) != 0) {
+        /* Not settled: it stays ours and the sink reports the failure at the next poll. */
+        ks->pending_err = err;
+        m->retry_at_ms = now_ms() + RETRY_BACKOFF_MAX_MS;
+        m->next = NULL;
+        if (ks->retry_tail)
+            ks->retry_tail->next = m;
+        else
+            ks->retry_head = m;
+        ks->retry_tail = m;
+        return;
+    }
+    count_reason(ks, e, m);
+    ks->base.stats.dead_lettered++;
+    settle(ks, m);
+}
+
+static void retry_later(struct kafka_sink *ks, struct pending *m)
+{
+    int backoff = RETRY_BACKOFF_MIN_MS << (m->attempts < 7 ? m->attempts : 7);
+    m->retry_at_ms = now_ms() + (backoff < RETRY_BACKOFF_MAX_MS ? backoff : RETRY_BACKOFF_MAX_MS);
+    m->attempts++;
+    m->next = NULL;
+    if (ks->retry_tail)
+        ks->retry_tail->next = m;
+    else
+        ks->retry_head = m;
+    ks->retry_tail = m;
+    ks->base.stats.retried++;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    struct kafka_sink *ks = opaque;
+    struct pending *m = msg->_private;
+    if (!msg->err) {
+        ks->base.stats.delivered++;
+        settle(ks, m);
+    } else if (is_permanent(msg->err)) {
+        dead_letter(ks, m, msg->err);
+    } else {
+        retry_later(ks, m);
+    }
+}
+
+/* librdkafka reports trouble it is already retrying (brokers down, transport): say so, once per
+ * kind of trouble and at most every 30 s, so an unreachable broker is visible but not noisy. */
+static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+    (void)rk;
+    struct kafka_sink *ks = opaque;
+    int64_t now = now_ms();
+    if (e == ks->last_error_logged && now - ks->last_error_at_ms < 30000)
+        return;
+    ks->last_error_logged = e;
+    ks->last_error_at_ms = now;
+    lme_log(LME_LOG_WARN, "kafka: retrying", "sink", ks->base.name, "error",
+            rd_kafka_err2name((rd_kafka_resp_err_t)e), "detail", reason, NULL);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    lme_log(level <= 2 ? LME_LOG_ERROR : LME_LOG_DEBUG, "librdkafka", "facility", fac, "detail",
+            buf, NULL);
+}
+
+static rd_kafka_t *producer_new(struct kafka_sink *ks, struct lme_err *err)
+{
+    rd_kafka_conf_t *conf = build_conf(&ks->cfg, ks->max_in_flight_bytes, err);
+    if (!conf)
+        return NULL;
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_opaque(conf, ks);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        lme_err_set(err, LME_EINVAL, "%s: cannot create the producer: %s", ks->base.name, errstr);
+    }
+    return rk;
+}
+
+/* ---- producing ---- */
+
+static rd_kafka_resp_err_t produce(struct kafka_sink *ks, struct pending *m)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+    char version[8];
+    int vlen = snprintf(version, sizeof(version), "%d", LME_SCHEMA_VERSION);
+    rd_kafka_header_add(h, "lme.schema_version", -1, version, vlen);
+    if (m->code[0])
+        rd_kafka_header_add(h, "event.code", -1, m->code, (ssize_t)strlen(m->code));
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        ks->rk, RD_KAFKA_V_TOPIC(destination(ks, m)), RD_KAFKA_V_VALUE(m->payload, m->len),
+        RD_KAFKA_V_KEY(m->key_len ? m->key : NULL, m->key_len), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
+    if (e)
+        rd_kafka_headers_destroy(h);
+    return e;
+}
+
+/* Hands m to librdkafka, or settles or parks it when that is refused. */
+static void submit(struct kafka_sink *ks, struct pending *m)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = produce(ks, m);
+        if (!e)
+            return;
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) { /* wait for room, serving reports */
+            rd_kafka_poll(ks->rk, 10);
+            continue;
+        }
+        if (is_permanent(e))
+            dead_letter(ks, m, e);
+        else
+            retry_later(ks, m);
+        return;
+    }
+}
+
+static void key_of(const struct kafka_sink *ks, const struct lme_event *ev, struct pending *m)
+{
+    if (ks->cfg.key == KAFKA_KEY_NONE)
+        return;
+    int n = ks->cfg.key == KAFKA_KEY_HOST || ev->component.len == 0
+                ? snprintf(m->key, sizeof(m->key), "%.*s", (int)ev->host.len, ev->host.ptr)
+                : snprintf(m->key, sizeof(m->key), "%.*s/%.*s", (int)ev->host.len, ev->host.ptr,
+                           (int)ev->component.len, ev->component.ptr);
+    m->key_len = n < (int)sizeof(m->key) ? (size_t)n : sizeof(m->key) - 1;
+}
+
+static struct pending *pending_new(struct kafka_sink *ks, const struct lme_event *ev,
+                                   const char *json, size_t len, bool alerts)
+{
+    struct pending *m = calloc(1, sizeof(*m));
+    if (!m || !(m->payload = malloc(len ? len : 1))) {
+        free(m);
+        return NULL;
+    }
+    memcpy(m->payload, json, len);
+    m->len = len;
+    m->alerts = alerts;
+    if (ev->code.len == 5)
+        memcpy(m->code, ev->code.ptr, 5);
+    key_of(ks, ev, m);
+    ks->base.stats.in_flight++;
+    ks->base.stats.in_flight_bytes += len;
+    return m;
+}
+
+static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const char *json,
+                           size_t len, struct lme_err *err)
+{
+    struct kafka_sink *ks = (struct kafka_sink *)s;
+    bool alert = ks->cfg.alerts_topic && (ev->flags & LME_EV_DIAGNOSED);
+    for (int copy = 0; copy < 1 + alert; copy++) {
+        struct pending *m = pending_new(ks, ev, json, len, copy == 1);
+        if (!m)
+            return lme_err_set(err, LME_ENOMEM, "%s: out of memory", s->name);
+        s->stats.accepted++;
+        submit(ks, m);
+    }
+    return 0;
+}
+
+/* ---- fatal errors ---- */
+
+/* Takes every message back from the producer: purged ones come back through delivery reports
+ * (with a purge error, so onto the retry list). */
+static void take_everything_back(struct kafka_sink *ks)
+{
+    rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < 100 && rd_kafka_outq_len(ks->rk) > 0; i++)
+        rd_kafka_poll(ks->rk, 10);
+}
+
+static int recreate_producer(struct kafka_sink *ks, const char *reason, struct lme_err *err)
+{
+    lme_log(LME_LOG_ERROR, "kafka: fatal producer error, recreating the producer", "sink",
+            ks->base.name, "error", reason, NULL);
+    take_everything_back(ks);
+    rd_kafka_destroy(ks->rk);
+    ks->rk = producer_new(ks, err);
+    if (!ks->rk)
+        return err->code;
+    for (struct pending *m = ks->retry_head; m; m = m->next)
+        m->retry_at_ms = 0; /* re-send all at once */
+    return 0;
+}
+
+static void resubmit_due(struct kafka_sink *ks)
+{
+    int64_t now = now_ms();
+    struct pending *due = ks->retry_head, *keep = NULL, *keep_tail = NULL;
+    ks->retry_head = ks->retry_tail = NULL;
+    while (due) {
+        struct pending *m = due;
+        due = m->next;
+        m->next = NULL;
+        if (m->retry_at_ms <= now) {
+            submit(ks, m); /* may put it back on the (new) retry list */
+            continue;
+        }
+        if (keep_tail)
+            keep_tail->next = m;
+        else
+            keep = m;
+        keep_tail = m;
+    }
+    if (keep) { /* still waiting: before what submit() just parked */
+        keep_tail->next = ks->retry_head;
+        ks->retry_head = keep;
+        if (!ks->retry_tail)
+            ks->retry_tail = keep_tail;
+    }
+}
+
+static int kafka_sink_poll(struct sink *s, int timeout_ms, struct lme_err *err)
+{
+    struct kafka_sink *ks = (struct kafka_sink *)s;
+    rd_kafka_poll(ks->rk, ks->retry_head ? 0 : timeout_ms);
+    char reason[512];
+    if (rd_kafka_fatal_error(ks->rk, reason, sizeof(reason))) {
+        int rc = recreate_producer(ks, reason, err);
+        if (rc)
+            return rc;
+    }
+    if (ks->pending_err.code) {
+        *err = ks->pending_err;
+        return err->code;
+    }
+    resubmit_due(ks);
+    if (ks->retry_head && timeout_ms > 0)
+        rd_kafka_poll(ks->rk, timeout_ms < 50 ? timeout_ms : 50);
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+static void kafka_sink_destroy(struct sink *s)
+{
+    struct kafka_sink *ks = (struct kafka_sink *)s;
+    if (!ks)
+        return;
+    if (ks->rk) {
+        take_everything_back(ks);
+        rd_kafka_destroy(ks->rk);
+    }
+    while (ks->retry_head) {
+        struct pending *m = ks->retry_head;
+        ks->retry_head = m->next;
+        pending_free(m);
+    }
+    dead_letter_close(ks->dl);
+    free(ks->brokers);
+    free(ks->topic);
+    free(ks->alerts_topic);
+    for (size_t i = 0; i < ks->n_props; i++) {
+        free(ks->names[i]);
+        free(ks->values[i]);
+    }
+    free(ks->names);
+    free(ks->values);
+    free(ks->cfg.dead_letter_path);
+    free(ks);
+}
+
+static const struct sink_ops kafka_sink_ops = {
+    .type = "kafka",
+    .send = kafka_sink_send,
+    .poll = kafka_sink_poll,
+    .destroy = kafka_sink_destroy,
+};
+
+static int copy_config(struct kafka_sink *ks, const struct kafka_sink_config *cfg)
+{
+    ks->cfg = *cfg; /* the key mode and counts; every string below is our own copy */
+    ks->cfg.dead_letter_path = NULL;
+    ks->cfg.prop_names = ks->cfg.prop_values = NULL;
+    ks->cfg.brokers = ks->brokers = strdup(cfg->brokers);
+    ks->cfg.topic = ks->topic = strdup(cfg->topic);
+    ks->cfg.alerts_topic = ks->alerts_topic = cfg->alerts_topic ? strdup(cfg->alerts_topic) : NULL;
+    ks->cfg.dead_letter_path = strdup(cfg->dead_letter_path);
+    ks->names = calloc(cfg->n_props + 1, sizeof(char *));
+    ks->values = calloc(cfg->n_props + 1, sizeof(char *));
+    if (!ks->brokers || !ks->topic || (cfg->alerts_topic && !ks->alerts_topic) ||
+        !ks->cfg.dead_letter_path || !ks->names || !ks->values)
+        return LME_ENOMEM;
+    for (; ks->n_props < cfg->n_props; ks->n_props++) {
+        ks->names[ks->n_props] = strdup(cfg->prop_names[ks->n_props]);
+        ks->values[ks->n_props] = strdup(cfg->prop_values[ks->n_props]);
+        if (!ks->names[ks->n_props] || !ks->values[ks->n_props]) {
+            ks->n_props++;
+            return LME_ENOMEM;
+        }
+    }
+    ks->cfg.prop_names = ks->names;
+    ks->cfg.prop_values = ks->values;
+    return 0;
+}
+
+struct sink *kafka_sink_create(const struct kafka_sink_config *cfg, size_t max_in_flight_bytes,
+                               struct lme_err *err)
+{
+    struct kafka_sink *ks = calloc(1, sizeof(*ks));
+    if (!ks) {
+        lme_err_set(err, LME_ENOMEM, "kafka sink: out of memory");
+        return NULL;
+    }
+    ks->base.ops = &kafka_sink_ops;
+    ks->max_in_flight_bytes = max_in_flight_bytes;
+    snprintf(ks->base.name, sizeof(ks->base.name), "kafka");
+    if (copy_config(ks, cfg) != 0) {
+        lme_err_set(err, LME_ENOMEM, "kafka sink: out of memory");
+        goto fail;
+    }
+    ks->dl = dead_letter_open(cfg->dead_letter_path, err);
+    if (!ks->dl)
+        goto fail;
+    ks->rk = producer_new(ks, err);
+    if (!ks->rk)
+        goto fail;
+    return &ks->base;
+fail:
+    kafka_sink_destroy(&ks->base);
+    return NULL;
+}

@@ -1,0 +1,44 @@
+/* The sink interface: where events go. Each sink type implements struct sink_ops; the pipeline
+ * hands every event (and its JSON, encoded once) to every sink and polls them for progress.
+ * An event is "settled" by a sink when the sink delivered it (a broker acknowledged it, or it
+ * was written) or set it aside for good (the dead-letter file). */
+#ifndef LME_SINK_H
+#define LME_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "event.h"
+
+/* Counters of one sink; in_flight_* are what it holds that is not settled yet. */
+struct sink_stats {
+    uint64_t accepted;     /* events handed to the sink */
+    uint64_t delivered;    /* acknowledged by the destination */
+    uint64_t dead_lettered;
+    uint64_t retried;      /* re-sends after transient failures */
+    uint64_t in_flight;
+    uint64_t in_flight_bytes;
+};
+
+struct sink;
+
+struct sink_ops {
+    const char *type;
+    /* Takes one event; json[0, len) is its encoding (copied if kept). Returns 0, or a negative
+     * code with err filled when the sink cannot go on (the pipeline stops). */
+    int (*send)(struct sink *s, const struct lme_event *ev, const char *json, size_t len,
+                struct lme_err *err);
+    /* Serves acknowledgements and retries, waiting at most timeout_ms. Returns 0 or as send. */
+    int (*poll)(struct sink *s, int timeout_ms, struct lme_err *err);
+    /* NULL-safe. Releases everything; events still in flight are abandoned (counted). */
+    void (*destroy)(struct sink *s);
+};
+
+struct sink {
+    const struct sink_ops *ops;
+    char name[64]; /* "kafka[0]", "file[1]": for logs */
+    struct sink_stats stats;
+};
+
+#endif
