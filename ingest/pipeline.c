@@ -178,8 +178,9 @@ static int read_file(struct pipeline *p, size_t input, const char *path, struct 
             close(fd);
         return 0;
     }
+    char absolute[PATH_MAX]; /* log.file.path is absolute, whatever the glob was */
     struct parser_config pc = {
-        .path = path,
+        .path = realpath(path, absolute) ? absolute : path,
         .host = in->host_name ? in->host_name : p->cfg->host_name,
         .tz = p->zones[input],
         .file_dev = (uint64_t)st.st_dev,

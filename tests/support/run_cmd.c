@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ static int sink_read(struct sink *s, int fd)
 
 static void child(char *const argv[], int in_fd, int out_fd, int err_fd)
 {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
     dup2(in_fd, 0);
     dup2(out_fd, 1);
     dup2(err_fd, 2);
