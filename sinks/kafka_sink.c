@@ -1,12 +1,13 @@
 /* The Kafka sink: see kafka_sink.h.
  *
- * Each message is a struct pending we own from send() until it is settled: librdkafka borrows
- * its payload (no copy) and hands it back in the delivery report. A report without error is
- * the broker's acknowledgement. A permanent error sends the event to the dead-letter file; any
- * other is transient: the message waits on our retry list (backoff up to 10 s) and is produced
- * again, for as long as it takes. A fatal producer error (idempotence) purges the producer,
- * which returns every message to us, recreates it and re-sends them all. Reports arrive only
- * inside rd_kafka_poll(), so everything here runs on the caller's thread. */
+ * librdkafka copies each message (RD_KAFKA_MSG_F_COPY: one allocation, its own), so the happy
+ * path keeps nothing of ours per message. A delivery report without error is the broker's
+ * acknowledgement. A permanent error sends the event to the dead-letter file; any other is
+ * transient: the report's payload, key and headers are copied into a struct pending that waits
+ * on our retry list (backoff up to 10 s) and is produced again, for as long as it takes. A fatal
+ * producer error (idempotence) purges the producer, which returns every message through its
+ * report, recreates it and re-sends them all. Reports arrive only inside rd_kafka_poll(), so
+ * everything here runs on the caller's thread. */
 #include "kafka_sink.h"
 
 #include <librdkafka/rdkafka.h>
@@ -24,16 +25,18 @@
 #define RETRY_BACKOFF_MAX_MS 10000
 #define MAX_REASONS 32
 
+/* A message we hold ourselves: one that failed transiently and waits to be produced again. */
 struct pending {
-    char *payload;       /* the event's JSON, owned */
-    size_t len;
-    char key[192];
-    size_t key_len;
-    char code[6];        /* event.code for the header; "" when absent */
-    bool alerts;         /* produced to alerts_topic */
-    int attempts;
-    int64_t retry_at_ms;
     struct pending *next; /* on the retry list */
+    int64_t retry_at_ms;
+    int attempts;
+    bool alerts;          /* produced to alerts_topic */
+    char code[6];         /* event.code for the header; "" when absent */
+    size_t key_len;
+    size_t len;
+    char *key;            /* points into data */
+    char *payload;        /* points into data */
+    char data[];          /* key, then payload */
 };
 
 struct reason_count {
@@ -128,19 +131,29 @@ int kafka_sink_check(const struct kafka_sink_config *cfg, struct lme_err *err)
 
 /* ---- settling messages ---- */
 
-static void pending_free(struct pending *m)
-{
-    if (!m)
-        return;
-    free(m->payload);
-    free(m);
-}
-
-static void settle(struct kafka_sink *ks, struct pending *m)
+/* One message left our hands for good (delivered, or set aside). */
+static void settled(struct kafka_sink *ks, size_t len)
 {
     ks->base.stats.in_flight--;
-    ks->base.stats.in_flight_bytes -= m->len;
-    pending_free(m);
+    ks->base.stats.in_flight_bytes -= len;
+}
+
+static struct pending *pending_new(const char *key, size_t key_len, const char *payload,
+                                   size_t len, const char *code, bool alerts)
+{
+    struct pending *m = malloc(sizeof(*m) + key_len + len + 1);
+    if (!m)
+        return NULL;
+    memset(m, 0, sizeof(*m));
+    m->key = m->data;
+    m->payload = m->data + key_len;
+    memcpy(m->key, key, key_len);
+    memcpy(m->payload, payload, len);
+    m->key_len = key_len;
+    m->len = len;
+    m->alerts = alerts;
+    snprintf(m->code, sizeof(m->code), "%s", code ? code : "");
+    return m;
 }
 
 /* Errors no retry can mend: the message goes to the dead-letter file. */
@@ -167,13 +180,13 @@ static bool is_permanent(rd_kafka_resp_err_t e)
     }
 }
 
-static const char *destination(const struct kafka_sink *ks, const struct pending *m)
+static const char *destination(const struct kafka_sink *ks, bool alerts)
 {
-    return m->alerts ? ks->cfg.alerts_topic : ks->cfg.topic;
+    return alerts ? ks->cfg.alerts_topic : ks->cfg.topic;
 }
 
 /* Counts the reason; the first time a reason is seen it is logged. */
-static void count_reason(struct kafka_sink *ks, rd_kafka_resp_err_t e, const struct pending *m)
+static void count_reason(struct kafka_sink *ks, rd_kafka_resp_err_t e, const char *topic)
 {
     for (size_t i = 0; i < ks->n_reasons; i++) {
         if (ks->reasons[i].code == (int)e) {
@@ -184,58 +197,81 @@ static void count_reason(struct kafka_sink *ks, rd_kafka_resp_err_t e, const str
     if (ks->n_reasons < MAX_REASONS)
         ks->reasons[ks->n_reasons++] = (struct reason_count){ (int)e, 1 };
     lme_log(LME_LOG_ERROR, "event set aside in the dead-letter file", "sink", ks->base.name,
-            "topic", destination(ks, m), "reason", rd_kafka_err2name(e), "error", rd_kafka_err2str(e),
+            "topic", topic, "reason", rd_kafka_err2name(e), "error", rd_kafka_err2str(e),
             "file", ks->cfg.dead_letter_path, NULL);
 }
 
-static void dead_letter(struct kafka_sink *ks, struct pending *m, rd_kafka_resp_err_t e)
+static void park(struct kafka_sink *ks, struct pending *m, int64_t delay_ms)
 {
-    struct lme_err err;
-    if (dead_letter_write(ks->dl, ks->base.name, destination(ks, m), rd_kafka_err2name(e),
-                          rd_kafka_err2str(e), m->payload, m->len, &err) != 0) {
-        /* Not settled: it stays ours and the sink reports the failure at the next poll. */
-        ks->pending_err = err;
-        m->retry_at_ms = now_ms() + RETRY_BACKOFF_MAX_MS;
-        m->next = NULL;
-        if (ks->retry_tail)
-            ks->retry_tail->next = m;
-        else
-            ks->retry_head = m;
-        ks->retry_tail = m;
-        return;
-    }
-    count_reason(ks, e, m);
-    ks->base.stats.dead_lettered++;
-    settle(ks, m);
-}
-
-static void retry_later(struct kafka_sink *ks, struct pending *m)
-{
-    int backoff = RETRY_BACKOFF_MIN_MS << (m->attempts < 7 ? m->attempts : 7);
-    m->retry_at_ms = now_ms() + (backoff < RETRY_BACKOFF_MAX_MS ? backoff : RETRY_BACKOFF_MAX_MS);
-    m->attempts++;
+    m->retry_at_ms = now_ms() + delay_ms;
     m->next = NULL;
     if (ks->retry_tail)
         ks->retry_tail->next = m;
     else
         ks->retry_head = m;
     ks->retry_tail = m;
+}
+
+/* Keeps a failed message for a later attempt; a copy when it is not ours yet (m NULL). */
+static void retry_later(struct kafka_sink *ks, struct pending *m, const char *key, size_t key_len,
+                        const char *payload, size_t len, const char *code, bool alerts)
+{
+    if (!m && !(m = pending_new(key, key_len, payload, len, code, alerts))) {
+        ks->pending_err.code = LME_ENOMEM; /* cannot keep it: stop rather than lose it */
+        snprintf(ks->pending_err.msg, sizeof(ks->pending_err.msg), "%s: out of memory",
+                 ks->base.name);
+        return;
+    }
+    int backoff = RETRY_BACKOFF_MIN_MS << (m->attempts < 7 ? m->attempts : 7);
+    m->attempts++;
     ks->base.stats.retried++;
+    park(ks, m, backoff < RETRY_BACKOFF_MAX_MS ? backoff : RETRY_BACKOFF_MAX_MS);
+}
+
+/* Sets a message aside for good. When the dead-letter file cannot be written the message is
+ * kept (retried later) and the sink reports the failure at the next poll. */
+static void dead_letter(struct kafka_sink *ks, struct pending *m, const char *key, size_t key_len,
+                        const char *payload, size_t len, const char *code, bool alerts,
+                        rd_kafka_resp_err_t e)
+{
+    struct lme_err err;
+    const char *topic = destination(ks, alerts);
+    if (dead_letter_write(ks->dl, ks->base.name, topic, rd_kafka_err2name(e), rd_kafka_err2str(e),
+                          payload, len, &err) != 0) {
+        ks->pending_err = err;
+        if (!m)
+            m = pending_new(key, key_len, payload, len, code, alerts);
+        if (m)
+            park(ks, m, RETRY_BACKOFF_MAX_MS);
+        return;
+    }
+    count_reason(ks, e, topic);
+    ks->base.stats.dead_lettered++;
+    settled(ks, len);
+    free(m);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     (void)rk;
     struct kafka_sink *ks = opaque;
-    struct pending *m = msg->_private;
     if (!msg->err) {
         ks->base.stats.delivered++;
-        settle(ks, m);
-    } else if (is_permanent(msg->err)) {
-        dead_letter(ks, m, msg->err);
-    } else {
-        retry_later(ks, m);
+        settled(ks, msg->len);
+        return;
     }
+    char code[6] = "";
+    const void *value;
+    size_t size;
+    rd_kafka_headers_t *h;
+    if (rd_kafka_message_headers(msg, &h) == 0 &&
+        rd_kafka_header_get_last(h, "event.code", &value, &size) == 0 && size < sizeof(code))
+        memcpy(code, value, size), code[size] = '\0';
+    bool alerts = msg->_private != NULL; /* the alerts copy carries a non-NULL opaque */
+    if (is_permanent(msg->err))
+        dead_letter(ks, NULL, msg->key, msg->key_len, msg->payload, msg->len, code, alerts, msg->err);
+    else
+        retry_later(ks, NULL, msg->key, msg->key_len, msg->payload, msg->len, code, alerts);
 }
 
 /* librdkafka reports trouble it is already retrying (brokers down, transport): say so, once per
@@ -280,83 +316,91 @@ static rd_kafka_t *producer_new(struct kafka_sink *ks, struct lme_err *err)
 
 /* ---- producing ---- */
 
-static rd_kafka_resp_err_t produce(struct kafka_sink *ks, struct pending *m)
+static rd_kafka_resp_err_t produce(struct kafka_sink *ks, const char *key, size_t key_len,
+                                   const char *payload, size_t len, const char *code, bool alerts)
 {
+    static const char version[] = { '0' + LME_SCHEMA_VERSION, '\0' };
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-    char version[8];
-    int vlen = snprintf(version, sizeof(version), "%d", LME_SCHEMA_VERSION);
-    rd_kafka_header_add(h, "lme.schema_version", -1, version, vlen);
-    if (m->code[0])
-        rd_kafka_header_add(h, "event.code", -1, m->code, (ssize_t)strlen(m->code));
+    rd_kafka_header_add(h, "lme.schema_version", -1, version, 1);
+    if (code[0])
+        rd_kafka_header_add(h, "event.code", -1, code, (ssize_t)strlen(code));
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        ks->rk, RD_KAFKA_V_TOPIC(destination(ks, m)), RD_KAFKA_V_VALUE(m->payload, m->len),
-        RD_KAFKA_V_KEY(m->key_len ? m->key : NULL, m->key_len), RD_KAFKA_V_HEADERS(h),
-        RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
+        ks->rk, RD_KAFKA_V_TOPIC(destination(ks, alerts)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(alerts ? (void *)ks : NULL), RD_KAFKA_V_END);
     if (e)
         rd_kafka_headers_destroy(h);
     return e;
 }
 
-/* Hands m to librdkafka, or settles or parks it when that is refused. */
-static void submit(struct kafka_sink *ks, struct pending *m)
+/* Hands a message to librdkafka, or sets it aside or parks it when that is refused. m is the
+ * message's pending copy when it has one (it is freed once librdkafka took the message). */
+static void submit(struct kafka_sink *ks, struct pending *m, const char *key, size_t key_len,
+                   const char *payload, size_t len, const char *code, bool alerts)
 {
     for (;;) {
-        rd_kafka_resp_err_t e = produce(ks, m);
-        if (!e)
+        rd_kafka_resp_err_t e = produce(ks, key, key_len, payload, len, code, alerts);
+        if (!e) {
+            free(m);
             return;
+        }
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) { /* wait for room, serving reports */
             rd_kafka_poll(ks->rk, 10);
             continue;
         }
-        if (is_permanent(e))
-            dead_letter(ks, m, e);
-        else
-            retry_later(ks, m);
+        if (is_permanent(e)) {
+            dead_letter(ks, m, key, key_len, payload, len, code, alerts, e);
+            return;
+        }
+        if (m) {
+            int backoff = RETRY_BACKOFF_MIN_MS << (m->attempts < 7 ? m->attempts : 7);
+            m->attempts++;
+            park(ks, m, backoff < RETRY_BACKOFF_MAX_MS ? backoff : RETRY_BACKOFF_MAX_MS);
+        } else {
+            retry_later(ks, NULL, key, key_len, payload, len, code, alerts);
+        }
         return;
     }
 }
 
-static void key_of(const struct kafka_sink *ks, const struct lme_event *ev, struct pending *m)
+static void submit_pending(struct kafka_sink *ks, struct pending *m)
+{
+    submit(ks, m, m->key, m->key_len, m->payload, m->len, m->code, m->alerts);
+}
+
+/* "host/component" (or "host"), written without printf: this runs for every event. */
+static size_t key_of(const struct kafka_sink *ks, const struct lme_event *ev, char *key, size_t size)
 {
     if (ks->cfg.key == KAFKA_KEY_NONE)
-        return;
-    int n = ks->cfg.key == KAFKA_KEY_HOST || ev->component.len == 0
-                ? snprintf(m->key, sizeof(m->key), "%.*s", (int)ev->host.len, ev->host.ptr)
-                : snprintf(m->key, sizeof(m->key), "%.*s/%.*s", (int)ev->host.len, ev->host.ptr,
-                           (int)ev->component.len, ev->component.ptr);
-    m->key_len = n < (int)sizeof(m->key) ? (size_t)n : sizeof(m->key) - 1;
-}
-
-static struct pending *pending_new(struct kafka_sink *ks, const struct lme_event *ev,
-                                   const char *json, size_t len, bool alerts)
-{
-    struct pending *m = calloc(1, sizeof(*m));
-    if (!m || !(m->payload = malloc(len ? len : 1))) {
-        free(m);
-        return NULL;
-    }
-    memcpy(m->payload, json, len);
-    m->len = len;
-    m->alerts = alerts;
-    if (ev->code.len == 5)
-        memcpy(m->code, ev->code.ptr, 5);
-    key_of(ks, ev, m);
-    ks->base.stats.in_flight++;
-    ks->base.stats.in_flight_bytes += len;
-    return m;
+        return 0;
+    size_t n = ev->host.len < size ? ev->host.len : size;
+    memcpy(key, ev->host.ptr, n);
+    if (ks->cfg.key == KAFKA_KEY_HOST || ev->component.len == 0 || n + 1 >= size)
+        return n;
+    key[n++] = '/';
+    size_t c = ev->component.len < size - n ? ev->component.len : size - n;
+    memcpy(key + n, ev->component.ptr, c);
+    return n + c;
 }
 
 static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const char *json,
                            size_t len, struct lme_err *err)
 {
     struct kafka_sink *ks = (struct kafka_sink *)s;
+    char key[256], code[6] = "";
+    size_t key_len = key_of(ks, ev, key, sizeof(key));
+    if (ev->code.len == 5)
+        memcpy(code, ev->code.ptr, 5);
     bool alert = ks->cfg.alerts_topic && (ev->flags & LME_EV_DIAGNOSED);
     for (int copy = 0; copy < 1 + alert; copy++) {
-        struct pending *m = pending_new(ks, ev, json, len, copy == 1);
-        if (!m)
-            return lme_err_set(err, LME_ENOMEM, "%s: out of memory", s->name);
         s->stats.accepted++;
-        submit(ks, m);
+        s->stats.in_flight++;
+        s->stats.in_flight_bytes += len;
+        submit(ks, NULL, key, key_len, json, len, code, copy == 1);
+    }
+    if (ks->pending_err.code) {
+        *err = ks->pending_err;
+        return err->code;
     }
     return 0;
 }
@@ -396,7 +440,7 @@ static void resubmit_due(struct kafka_sink *ks)
         due = m->next;
         m->next = NULL;
         if (m->retry_at_ms <= now) {
-            submit(ks, m); /* may put it back on the (new) retry list */
+            submit_pending(ks, m); /* may put it back on the (new) retry list */
             continue;
         }
         if (keep_tail)
@@ -447,7 +491,7 @@ static void kafka_sink_destroy(struct sink *s)
     while (ks->retry_head) {
         struct pending *m = ks->retry_head;
         ks->retry_head = m->next;
-        pending_free(m);
+        free(m);
     }
     dead_letter_close(ks->dl);
     free(ks->brokers);
