@@ -327,7 +327,7 @@ static void test_too_large_events_go_to_the_dead_letter_file(void **state)
     json_array_foreach(dead_events, i, d) {
         assert_string_equal(event_str(d, "reason"), "MSG_SIZE_TOO_LARGE");
         assert_string_equal(event_str(d, "destination"), TOPIC);
-        json_array_append(msgs, json_pack("{s:O}", "value", json_object_get(d, "event")));
+        json_array_append_new(msgs, json_pack("{s:O}", "value", json_object_get(d, "event")));
     }
     check_all_arrived(msgs, 1); /* every event exactly once: delivered or set aside */
     char count[64];

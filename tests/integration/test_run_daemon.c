@@ -1,0 +1,209 @@
+/* `lme-ingest run` and `check-config` without a broker: the default sink (standard output), a
+ * file sink, configuration errors, and stopping on SIGTERM: draining, within drain_timeout_ms
+ * even when the broker cannot be reached. Usage: test_run_daemon LME_INGEST FIXTURES_DIR */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "events.h"
+#include "proc.h"
+#include "run_cmd.h"
+
+static const char *binary, *fixtures;
+static char *tmp;
+
+static int setup(void **state)
+{
+    (void)state;
+    tmp = make_temp_dir();
+    return tmp ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    remove_tree(tmp);
+    free(tmp);
+    return 0;
+}
+
+static const char *path_in_tmp(const char *name)
+{
+    static char path[8][PATH_MAX];
+    static int next;
+    char *p = path[next++ % 8];
+    snprintf(p, PATH_MAX, "%s/%s", tmp, name);
+    return p;
+}
+
+/* A config over every sample; `rest` is JSON members added at the top level. */
+static const char *write_config(const char *name, const char *rest)
+{
+    char text[4096];
+    int n = snprintf(text, sizeof(text),
+                     "{\"host_name\":\"h\",\"state_dir\":\"%s/state\",\"inputs\":[{\"type\":\"file\","
+                     "\"paths\":[\"%s/samples/*.log\"],\"timezone\":\"UTC\"}]%s}",
+                     tmp, fixtures, rest ? rest : "");
+    const char *path = path_in_tmp(name);
+    assert_int_equal(write_file(path, text, (size_t)n), 0);
+    return path;
+}
+
+static struct run_result run(const char *cmd, const char *cfg, int once)
+{
+    char *argv[] = { (char *)binary, (char *)cmd, "--config", (char *)cfg, once ? "--once" : NULL, NULL };
+    struct run_result res;
+    assert_int_equal(run_cmd(argv, NULL, 0, &res), 0);
+    return res;
+}
+
+static size_t count_events(const char *text, size_t len)
+{
+    json_t *events = events_parse(text, len);
+    assert_non_null(events);
+    size_t n = json_array_size(events);
+    json_decref(events);
+    return n;
+}
+
+static void test_without_sinks_events_go_to_standard_output(void **state)
+{
+    (void)state;
+    struct run_result res = run("run", write_config("stdout.json", NULL), 1);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(count_events(res.out, res.out_len), 134);
+    run_result_free(&res);
+}
+
+static void test_file_sink_gets_every_event(void **state)
+{
+    (void)state;
+    char rest[PATH_MAX + 64];
+    const char *out = path_in_tmp("events.jsonl");
+    snprintf(rest, sizeof(rest), ",\"sinks\":[{\"type\":\"file\",\"path\":\"%s\"}]", out);
+    struct run_result res = run("run", write_config("file.json", rest), 1);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(res.out_len, 0);
+    assert_non_null(strstr(res.err, "delivered=134"));
+    size_t len;
+    char *text = read_file(out, &len);
+    assert_int_equal(count_events(text, len), 134);
+    free(text);
+    run_result_free(&res);
+}
+
+static void test_check_config(void **state)
+{
+    (void)state;
+    const char *good = write_config("good.json", ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:9092\","
+                                    "\"rdkafka\":{\"sasl.username\":\"u\",\"sasl.password\":\"hunter2\"}}]");
+    struct run_result res = run("check-config", good, 0);
+    assert_int_equal(res.status, 0);
+    assert_non_null(strstr(res.out, "ok (1 input, 1 sink)"));
+    assert_null(strstr(res.out, "hunter2"));
+    assert_null(strstr(res.err, "hunter2"));
+    run_result_free(&res);
+
+    const char *bad = write_config("bad.json", ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:9092\","
+                                   "\"rdkafka\":{\"sasl.password\":\"hunter2\",\"no.such\":1}}]");
+    res = run("check-config", bad, 0);
+    assert_int_equal(res.status, 2);
+    assert_non_null(strstr(res.err, bad));
+    assert_non_null(strstr(res.err, "sinks[0].rdkafka"));
+    assert_non_null(strstr(res.err, "no.such"));
+    assert_null(strstr(res.err, "hunter2"));
+    run_result_free(&res);
+
+    /* run refuses to start on it: nothing read, nothing written */
+    res = run("run", bad, 1);
+    assert_int_equal(res.status, 2);
+    assert_int_equal(res.out_len, 0);
+    assert_null(strstr(res.err, "file read"));
+    assert_null(strstr(res.err, "hunter2"));
+    run_result_free(&res);
+}
+
+static int wait_for_text(const char *path, const char *text, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        char *content = read_file(path, NULL);
+        int found = content && strstr(content, text);
+        free(content);
+        if (found)
+            return 1;
+        struct timespec ts = { 0, 20 * 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static void test_sigterm_drains_and_exits(void **state)
+{
+    (void)state;
+    char rest[PATH_MAX + 64];
+    const char *out = path_in_tmp("daemon.jsonl");
+    snprintf(rest, sizeof(rest), ",\"sinks\":[{\"type\":\"file\",\"path\":\"%s\"}]", out);
+    const char *cfg = write_config("daemon.json", rest);
+    const char *log = path_in_tmp("daemon.log");
+    struct proc d;
+    assert_int_equal(proc_start((char *const[]){ (char *)binary, "run", "--config", (char *)cfg, NULL },
+                                log, &d), 0);
+    assert_true(wait_for_text(log, "Q320032.log", 10000)); /* the last file was read */
+    assert_int_equal(proc_wait(&d, 300), -1);              /* and it keeps running */
+    kill(d.pid, SIGTERM);
+    assert_int_equal(proc_wait(&d, 10000), 0);
+    assert_true(wait_for_text(log, "stopping", 1000));
+    size_t len;
+    char *text = read_file(out, &len);
+    assert_int_equal(count_events(text, len), 134);
+    free(text);
+    proc_stop(&d);
+}
+
+static void test_sigterm_with_broker_away_ends_within_drain_time(void **state)
+{
+    (void)state;
+    const char *cfg = write_config("away.json", ",\"drain_timeout_ms\":1000,\"sinks\":[{\"type\":\"kafka\","
+                                   "\"brokers\":\"127.0.0.1:1\"}]");
+    const char *log = path_in_tmp("away.log");
+    struct proc d;
+    assert_int_equal(proc_start((char *const[]){ (char *)binary, "run", "--config", (char *)cfg, NULL },
+                                log, &d), 0);
+    assert_true(wait_for_text(log, "kafka: retrying", 20000));
+    kill(d.pid, SIGTERM);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = proc_wait(&d, 10000);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(status, 1); /* it says what it could not deliver */
+    assert_true(t1.tv_sec - t0.tv_sec < 5);
+    assert_true(wait_for_text(log, "undelivered=134", 10));
+    proc_stop(&d);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s LME_INGEST FIXTURES_DIR\n", argv[0]);
+        return 2;
+    }
+    binary = argv[1];
+    fixtures = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_without_sinks_events_go_to_standard_output),
+        cmocka_unit_test(test_file_sink_gets_every_event),
+        cmocka_unit_test(test_check_config),
+        cmocka_unit_test(test_sigterm_drains_and_exits),
+        cmocka_unit_test(test_sigterm_with_broker_away_ends_within_drain_time),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,164 @@
+/* Unit tests of the configuration loader on real files: defaults, every error naming the file,
+ * the key path and what was expected, and secrets that never appear in an error. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char dir[] = "/tmp/lme-config-XXXXXX";
+static char path[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(path, sizeof(path), "%s/lme.json", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+static int load(const char *text, struct config **cfg, struct lme_err *err)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    *cfg = NULL;
+    return config_load(path, cfg, err);
+}
+
+/* Loads text expecting failure; the message must contain each of the NULL-ended strings. */
+static void expect_error(const char *text, ...)
+{
+    struct config *cfg;
+    struct lme_err err = { 0 };
+    if (load(text, &cfg, &err) == 0)
+        fail_msg("accepted: %s", text);
+    assert_null(cfg);
+    assert_non_null(strstr(err.msg, path));
+    va_list ap;
+    va_start(ap, text);
+    for (const char *want; (want = va_arg(ap, const char *));)
+        if (!strstr(err.msg, want))
+            fail_msg("'%s' not in: %s", want, err.msg);
+    va_end(ap);
+}
+
+#define INPUT "\"inputs\":[{\"type\":\"file\",\"paths\":[\"/logs/*.log\"]}]"
+
+static void test_minimal_config_gets_defaults(void **state)
+{
+    (void)state;
+    struct config *cfg;
+    struct lme_err err;
+    assert_int_equal(load("{" INPUT "}", &cfg, &err), 0);
+    assert_string_equal(cfg->state_dir, "/var/lib/lme-ingest");
+    assert_true(strlen(cfg->host_name) > 0);
+    assert_int_equal(cfg->max_record_bytes, 65536);
+    assert_int_equal(cfg->max_in_flight_bytes, 16 << 20);
+    assert_int_equal(cfg->n_inputs, 1);
+    assert_null(cfg->inputs[0].timezone);
+    assert_int_equal(cfg->n_sinks, 1); /* no sink: JSON lines on standard output */
+    assert_int_equal(cfg->sinks[0].type, CONFIG_SINK_FILE);
+    assert_string_equal(cfg->sinks[0].path, "-");
+    config_free(cfg);
+}
+
+static void test_full_kafka_sink(void **state)
+{
+    (void)state;
+    struct config *cfg;
+    struct lme_err err;
+    int rc = load("{\"host_name\":\"exch01\",\"state_dir\":\"/srv/lme\"," INPUT ","
+                  "\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"k1:9092,k2:9092\",\"alerts_topic\":\"a\","
+                  "\"key\":\"host\",\"rdkafka\":{\"linger.ms\":50,\"enable.idempotence\":true,"
+                  "\"security.protocol\":\"sasl_plaintext\",\"sasl.mechanisms\":\"PLAIN\","
+                  "\"sasl.username\":\"u\",\"sasl.password\":\"hunter2\"}},"
+                  "{\"type\":\"file\",\"path\":\"/tmp/x.jsonl\"}]}", &cfg, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    struct kafka_sink_config *k = &cfg->sinks[0].kafka;
+    assert_string_equal(k->topic, "lme.events");
+    assert_string_equal(k->alerts_topic, "a");
+    assert_int_equal(k->key, KAFKA_KEY_HOST);
+    assert_string_equal(k->dead_letter_path, "/srv/lme/dead-letter.jsonl");
+    assert_int_equal(k->n_props, 6);
+    assert_string_equal(k->prop_names[0], "linger.ms");
+    assert_string_equal(k->prop_values[0], "50");
+    assert_string_equal(k->prop_values[1], "true");
+    assert_string_equal(cfg->sinks[1].path, "/tmp/x.jsonl");
+    config_free(cfg);
+}
+
+static void test_errors_name_file_key_and_expectation(void **state)
+{
+    (void)state;
+    expect_error("{", "1:", NULL);
+    expect_error("[]", "expected a JSON object", NULL);
+    expect_error("{\"inputz\":[]," INPUT "}", "key 'inputz'", "unknown key", "inputs", NULL);
+    expect_error("{}", "key 'inputs'", "non-empty array", NULL);
+    expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":\"/x\"}]}", "key 'inputs[0].paths'",
+                 "array of strings", NULL);
+    expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":[\"/x\",3]}]}", "key 'inputs[0].paths[1]'", NULL);
+    expect_error("{\"inputs\":[{\"type\":\"tcp\",\"paths\":[\"/x\"]}]}", "key 'inputs[0].type'", "tcp", NULL);
+    expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":[\"/x\"],\"timezone\":\"Mars/Base\"}]}",
+                 "key 'inputs[0].timezone'", "Mars/Base", NULL);
+    expect_error("{" INPUT ",\"max_record_bytes\":10}", "key 'max_record_bytes'", "64", NULL);
+    expect_error("{" INPUT ",\"drain_timeout_ms\":\"5s\"}", "key 'drain_timeout_ms'", "integer", NULL);
+    expect_error("{" INPUT ",\"sinks\":[{\"type\":\"kafka\"}]}", "key 'sinks[0].brokers'", "missing", NULL);
+    expect_error("{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"key\":\"random\"}]}",
+                 "key 'sinks[0].key'", "host_component", NULL);
+    expect_error("{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"rdkafka\":{\"no.such.property\":1}}]}",
+                 "key 'sinks[0].rdkafka'", "no.such.property", NULL);
+    expect_error("{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"rdkafka\":{\"linger.ms\":[1]}}]}",
+                 "key 'sinks[0].rdkafka.linger.ms'", NULL);
+    expect_error("{" INPUT ",\"sinks\":[{\"type\":\"file\"}]}", "key 'sinks[0].path'", NULL);
+    expect_error("{" INPUT ",\"sinks\":[{\"type\":\"s3\"}]}", "key 'sinks[0].type'", "s3", NULL);
+    expect_error("{" INPUT ",\"sinks\":[{\"type\":\"file\",\"path\":\"-\",\"mode\":1}]}", "key 'sinks[0].mode'", NULL);
+    expect_error("{\"host_name\":1," INPUT "}", "key 'host_name'", NULL);
+    expect_error("{" INPUT "," INPUT "}", "duplicate", NULL);
+}
+
+static void test_secrets_never_appear_in_errors(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        /* a secret of the wrong type, and a refused property beside a secret */
+        "{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"rdkafka\":"
+        "{\"sasl.password\":{\"v\":\"hunter2\"}}}]}",
+        "{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"rdkafka\":"
+        "{\"sasl.password\":\"hunter2\",\"bogus\":1}}]}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct config *cfg;
+        struct lme_err err = { 0 };
+        assert_int_not_equal(load(texts[i], &cfg, &err), 0);
+        assert_null(strstr(err.msg, "hunter2"));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal_config_gets_defaults),
+        cmocka_unit_test(test_full_kafka_sink),
+        cmocka_unit_test(test_errors_name_file_key_and_expectation),
+        cmocka_unit_test(test_secrets_never_appear_in_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
