@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up lme-ingest on a Debian 12 machine (installs what is missing, builds) and then runs it:
-#   deploy/quickstart.sh          parse the bundled sample log and print its JSON events
+#   deploy/quickstart.sh          the main job on the bundled sample: start a Kafka-protocol broker
+#                                 (lme-mock-broker), run the daemon (deploy/config/quickstart.json)
+#                                 and print what a consumer (kcat) reads back
 #   deploy/quickstart.sh test     run the whole test suite (normal build, then ASan+UBSan build)
 # Idempotent; prints nothing of its own when everything is already in place.
 set -euo pipefail
@@ -45,12 +47,33 @@ run_tests() {
     ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$(nproc)" --timeout 300
 }
 
+# The main job: a mock broker on loopback, the daemon publishing the sample to it, and what a
+# consumer reads back. The daemon's own log goes to build/quickstart/daemon.log.
+run_sample() {
+    local dir=build/quickstart brokers
+    rm -rf "$dir" && mkdir -p "$dir"
+    mkfifo "$dir/broker.in"
+    build/tests/tools/lme-mock-broker --topic lme.events:6 --topic lme.alerts:1 \
+        <"$dir/broker.in" >"$dir/broker.out" 2>"$dir/broker.log" &
+    MOCK_PID=$!
+    exec 9>"$dir/broker.in" # keeps the broker's standard input open
+    trap 'kill "$MOCK_PID" 2>/dev/null' EXIT
+    for _ in $(seq 100); do grep -q '^bootstrap=' "$dir/broker.out" && break; sleep 0.1; done
+    brokers=$(sed -n 's/^bootstrap=//p' "$dir/broker.out")
+    [ -n "$brokers" ] || die "the mock broker did not start ($dir/broker.log)"
+    sed "s/@BROKERS@/$brokers/" deploy/config/quickstart.json >"$dir/config.json"
+    build/ingest/lme-ingest run --config "$dir/config.json" --once 2>"$dir/daemon.log" ||
+        { cat "$dir/daemon.log" >&2; die "the daemon failed"; }
+    kcat -b "$brokers" -C -t lme.events -o beginning -e -q \
+        -f 'partition %p offset %o key %k headers %h\n%s\n'
+}
+
 case "${1:-sample}" in
 sample)
     install_missing
     build build lme-ingest -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLME_WERROR=ON
-    exec build/ingest/lme-ingest parse --quiet --timezone America/New_York --host exch01 \
-        deploy/sample/980317ZZ.log
+    build build lme-mock-broker
+    run_sample
     ;;
 test)
     install_missing
