@@ -132,6 +132,22 @@ static void test_check_config(void **state)
     run_result_free(&res);
 }
 
+static void test_shipped_configs_are_valid(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "quickstart.json", "lme-ingest.json" };
+    for (size_t i = 0; i < 2; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/../../deploy/config/%s", fixtures, names[i]);
+        struct run_result res = run("check-config", path, 0);
+        if (res.status != 0)
+            fprintf(stderr, "%s", res.err);
+        assert_int_equal(res.status, 0);
+        assert_null(strstr(res.out, "change-me")); /* the example's password */
+        run_result_free(&res);
+    }
+}
+
 static int wait_for_text(const char *path, const char *text, int timeout_ms)
 {
     for (int waited = 0; waited < timeout_ms; waited += 20) {
@@ -202,6 +218,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_without_sinks_events_go_to_standard_output),
         cmocka_unit_test(test_file_sink_gets_every_event),
         cmocka_unit_test(test_check_config),
+        cmocka_unit_test(test_shipped_configs_are_valid),
         cmocka_unit_test(test_sigterm_drains_and_exits),
         cmocka_unit_test(test_sigterm_with_broker_away_ends_within_drain_time),
     };
