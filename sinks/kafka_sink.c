@@ -412,8 +412,14 @@ static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const cha
 static void take_everything_back(struct kafka_sink *ks)
 {
     rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    for (int i = 0; i < 100 && rd_kafka_outq_len(ks->rk) > 0; i++)
+    for (int i = 0; i < 1000 && rd_kafka_outq_len(ks->rk) > 0; i++)
         rd_kafka_poll(ks->rk, 10);
+    if (rd_kafka_outq_len(ks->rk) > 0) { /* they stay counted in flight: never silently gone */
+        char n[24];
+        snprintf(n, sizeof(n), "%d", rd_kafka_outq_len(ks->rk));
+        lme_log(LME_LOG_ERROR, "kafka: messages not returned by the producer", "sink",
+                ks->base.name, "count", n, NULL);
+    }
 }
 
 static int recreate_producer(struct kafka_sink *ks, const char *reason, struct lme_err *err)

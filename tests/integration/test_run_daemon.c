@@ -148,20 +148,6 @@ static void test_shipped_configs_are_valid(void **state)
     }
 }
 
-static int wait_for_text(const char *path, const char *text, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 20) {
-        char *content = read_file(path, NULL);
-        int found = content && strstr(content, text);
-        free(content);
-        if (found)
-            return 1;
-        struct timespec ts = { 0, 20 * 1000000 };
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
-
 static void test_sigterm_drains_and_exits(void **state)
 {
     (void)state;
@@ -173,11 +159,11 @@ static void test_sigterm_drains_and_exits(void **state)
     struct proc d;
     assert_int_equal(proc_start((char *const[]){ (char *)binary, "run", "--config", (char *)cfg, NULL },
                                 log, &d), 0);
-    assert_true(wait_for_text(log, "Q320032.log", 10000)); /* the last file was read */
+    assert_true(file_wait_for(log, "Q320032.log", 10000)); /* the last file was read */
     assert_int_equal(proc_wait(&d, 300), -1);              /* and it keeps running */
     kill(d.pid, SIGTERM);
     assert_int_equal(proc_wait(&d, 10000), 0);
-    assert_true(wait_for_text(log, "stopping", 1000));
+    assert_true(file_wait_for(log, "stopping", 1000));
     size_t len;
     char *text = read_file(out, &len);
     assert_int_equal(count_events(text, len), 134);
@@ -194,7 +180,7 @@ static void test_sigterm_with_broker_away_ends_within_drain_time(void **state)
     struct proc d;
     assert_int_equal(proc_start((char *const[]){ (char *)binary, "run", "--config", (char *)cfg, NULL },
                                 log, &d), 0);
-    assert_true(wait_for_text(log, "kafka: retrying", 20000));
+    assert_true(file_wait_for(log, "kafka: retrying", 20000));
     kill(d.pid, SIGTERM);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -202,7 +188,7 @@ static void test_sigterm_with_broker_away_ends_within_drain_time(void **state)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_int_equal(status, 1); /* it says what it could not deliver */
     assert_true(t1.tv_sec - t0.tv_sec < 5);
-    assert_true(wait_for_text(log, "undelivered=134", 10));
+    assert_true(file_wait_for(log, "undelivered=134", 10));
     proc_stop(&d);
 }
 

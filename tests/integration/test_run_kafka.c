@@ -245,21 +245,6 @@ static void test_every_record_arrives_once_keyed_and_in_order(void **state)
     proc_stop(&mb);
 }
 
-/* Waits (bounded) until the file holds text. */
-static int wait_for_text(const char *path, const char *text, int timeout_ms)
-{
-    for (int waited = 0; waited < timeout_ms; waited += 20) {
-        char *content = read_file(path, NULL);
-        int found = content && strstr(content, text);
-        free(content);
-        if (found)
-            return 1;
-        struct timespec ts = { 0, 20 * 1000000 };
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
-
 static void test_broker_down_at_start_then_up(void **state)
 {
     (void)state;
@@ -272,7 +257,7 @@ static void test_broker_down_at_start_then_up(void **state)
     assert_int_equal(proc_start((char *const[]){ (char *)binary, "run", "--config", (char *)cfg,
                                                  "--once", NULL }, log, &daemon), 0);
     /* it says so clearly, and keeps trying */
-    assert_true(wait_for_text(log, "kafka: retrying", 20000));
+    assert_true(file_wait_for(log, "kafka: retrying", 20000));
     assert_int_equal(proc_wait(&daemon, 0), -1);
     assert_int_equal(mock_broker_command(&mb, "up"), 0);
     assert_int_equal(proc_wait(&daemon, 60000), 0);

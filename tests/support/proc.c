@@ -94,6 +94,24 @@ void proc_stop(struct proc *p)
     p->in_fd = p->out_fd = -1;
 }
 
+int file_wait_for(const char *path, const char *text, int timeout_ms)
+{
+    for (int waited = 0;; waited += 20) {
+        FILE *f = fopen(path, "r");
+        char buf[65536];
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        if (strstr(buf, text))
+            return 1;
+        if (waited >= timeout_ms)
+            return 0;
+        struct timespec ts = { 0, 20 * 1000000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
 int mock_broker_start(const char *tool, const char *const topics[], struct proc *p,
                       char *bootstrap, size_t size)
 {

@@ -28,6 +28,10 @@ int proc_wait(struct proc *p, int timeout_ms);
 /* SIGKILLs it (if still running) and reaps it; closes the pipes. */
 void proc_stop(struct proc *p);
 
+/* Waits, checking every 20 ms up to timeout_ms, until the file at path holds text: how tests
+ * wait on a daemon's log instead of sleeping. Returns 1 when found, 0 otherwise. */
+int file_wait_for(const char *path, const char *text, int timeout_ms);
+
 /* Starts tests/tools' lme-mock-broker with the given topic specs ("name:partitions", NULL-ended)
  * and fills bootstrap (host:port,...). Returns 0 or -1. */
 int mock_broker_start(const char *tool, const char *const topics[], struct proc *p,
