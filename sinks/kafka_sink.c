@@ -490,6 +490,12 @@ static void kafka_sink_destroy(struct sink *s)
     struct kafka_sink *ks = (struct kafka_sink *)s;
     if (!ks)
         return;
+    for (size_t i = 0; i < ks->n_reasons; i++) {
+        char n[24];
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)ks->reasons[i].count);
+        lme_log(LME_LOG_INFO, "dead-letter totals", "sink", ks->base.name, "reason",
+                rd_kafka_err2name((rd_kafka_resp_err_t)ks->reasons[i].code), "count", n, NULL);
+    }
     if (ks->rk) {
         take_everything_back(ks);
         rd_kafka_destroy(ks->rk);

@@ -318,6 +318,8 @@ static void test_too_large_events_go_to_the_dead_letter_file(void **state)
     char count[64];
     snprintf(count, sizeof(count), "dead_lettered=%zu", json_array_size(dead_events));
     assert_non_null(strstr(res.err, count));
+    snprintf(count, sizeof(count), "reason=MSG_SIZE_TOO_LARGE count=%zu", json_array_size(dead_events));
+    assert_non_null(strstr(res.err, count)); /* counted by reason */
     json_decref(msgs);
     json_decref(dead_events);
     free(text);
