@@ -97,7 +97,7 @@ static int finish(struct pipeline *p, const struct config *cfg, bool once)
     int timeout = once ? cfg->once_timeout_ms : cfg->drain_timeout_ms;
     if (!once)
         lme_log(LME_LOG_INFO, "stopping: draining what is in flight", NULL);
-    /* a second signal during the drain would end it: start the drain afresh */
+    /* The signal that stopped the reading must not cut the drain short; a second one does. */
     stop_requested = 0;
     int64_t left = pipeline_drain(p, timeout, &stop_requested, &err);
     pipeline_log_stats(p);
