@@ -202,8 +202,12 @@ static int read_file(struct pipeline *p, size_t input, const char *path, struct 
         if (n == 0)
             break;
     }
-    if (rc && parser)
-        *err = p->sink_err;
+    if (rc && parser) { /* a sink's failure, or the parser's own */
+        if (p->sink_err.code)
+            *err = p->sink_err;
+        else
+            lme_err_set(err, rc, "parsing %s: out of memory", path);
+    }
     if (parser) {
         const struct parser_stats *s = parser_stats(parser);
         char records[24], failures[24];
