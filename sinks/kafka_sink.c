@@ -56,8 +56,10 @@ struct kafka_sink {
     struct dead_letter *dl;
     struct reason_count reasons[MAX_REASONS];
     size_t n_reasons;
-    int last_error_logged;
-    int64_t last_error_at_ms;
+    struct {
+        int code;
+        int64_t at_ms;
+    } logged[8]; /* when each kind of trouble was last logged */
     struct lme_err pending_err; /* a dead-letter failure seen inside a delivery report */
 };
 
@@ -281,10 +283,17 @@ static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
     (void)rk;
     struct kafka_sink *ks = opaque;
     int64_t now = now_ms();
-    if (e == ks->last_error_logged && now - ks->last_error_at_ms < 30000)
+    size_t slot = 0, oldest = 0;
+    for (; slot < 8 && ks->logged[slot].code != e; slot++)
+        if (ks->logged[slot].at_ms < ks->logged[oldest].at_ms)
+            oldest = slot;
+    if (slot == 8) { /* a kind not seen lately: take the stalest slot, and say it */
+        slot = oldest;
+        ks->logged[slot].code = e;
+    } else if (now - ks->logged[slot].at_ms < 30000) {
         return;
-    ks->last_error_logged = e;
-    ks->last_error_at_ms = now;
+    }
+    ks->logged[slot].at_ms = now;
     lme_log(LME_LOG_WARN, "kafka: retrying", "sink", ks->base.name, "error",
             rd_kafka_err2name((rd_kafka_resp_err_t)e), "detail", reason, NULL);
 }

@@ -278,6 +278,10 @@ static void test_unreachable_broker_ends_once_with_the_count(void **state)
     assert_int_equal(res.status, 1);
     assert_non_null(strstr(res.err, "kafka: retrying"));
     assert_non_null(strstr(res.err, "undelivered=134"));
+    /* said clearly, but once per kind of trouble, not at every reconnection attempt */
+    const char *first = strstr(res.err, "error=_TRANSPORT");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "error=_TRANSPORT"));
     run_result_free(&res);
 }
 
