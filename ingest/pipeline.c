@@ -1,5 +1,7 @@
 /* The pipeline: see pipeline.h. Each event is encoded to JSON once and that text is handed to
- * every sink; the sinks' in-flight bytes, summed, are the one budget backpressure watches. */
+ * every sink; the sinks' in-flight bytes, summed, are the one budget backpressure watches. Every
+ * event gets a token from acks.c; the sinks' settlements move each file's committed offset: the
+ * end of its last record such that it and everything before it was settled by every sink. */
 #include "pipeline.h"
 
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acks.h"
 #include "buf.h"
 #include "event_json.h"
 #include "file_sink.h"
@@ -25,8 +28,19 @@
 #define READ_CHUNK (1024 * 1024)
 #define BACKPRESSURE_POLL_MS 10
 
+/* A file read by this run, and how far every sink has settled it. */
+struct source {
+    char *path;
+    uint64_t read;      /* bytes read */
+    uint64_t committed; /* offset every record before which is settled by every sink */
+};
+
 struct pipeline {
     const struct config *cfg;
+    struct acks *acks;
+    struct source *sources;
+    size_t n_sources, cap_sources;
+    uint32_t current; /* the source being read */
     struct sink **sinks;
     size_t n_sinks;
     struct lme_tz **zones; /* one per input */
@@ -69,6 +83,11 @@ static int make_state_dir(const char *dir, struct lme_err *err)
     return 0;
 }
 
+static void on_settled(void *ctx, uint64_t token)
+{
+    acks_settle(ctx, token);
+}
+
 static struct sink *sink_create(const struct config *cfg, const struct config_sink *cs,
                                 struct lme_err *err)
 {
@@ -86,7 +105,7 @@ struct pipeline *pipeline_create(const struct config *cfg, struct lme_err *err)
         goto fail;
     }
     p->cfg = cfg;
-    if (make_state_dir(cfg->state_dir, err) != 0)
+    if (!(p->acks = acks_create(err)) || make_state_dir(cfg->state_dir, err) != 0)
         goto fail;
     for (size_t i = 0; i < cfg->n_inputs; i++)
         if (!(p->zones[i] = lme_tz_open(cfg->inputs[i].timezone, err)))
@@ -96,6 +115,8 @@ struct pipeline *pipeline_create(const struct config *cfg, struct lme_err *err)
         if (!s)
             goto fail;
         snprintf(s->name, sizeof(s->name), "%s[%zu]", s->ops->type, p->n_sinks);
+        s->settled = on_settled;
+        s->settled_ctx = p->acks;
         p->sinks[p->n_sinks] = s;
     }
     return p;
@@ -112,6 +133,10 @@ void pipeline_destroy(struct pipeline *p)
         p->sinks[i]->ops->destroy(p->sinks[i]);
     for (size_t i = 0; p->zones && i < p->cfg->n_inputs; i++)
         lme_tz_destroy(p->zones[i]);
+    for (size_t i = 0; i < p->n_sources; i++)
+        free(p->sources[i].path);
+    free(p->sources);
+    acks_destroy(p->acks);
     free(p->sinks);
     free(p->zones);
     free(p->chunk);
@@ -135,6 +160,12 @@ static int64_t in_flight(const struct pipeline *p)
     return total;
 }
 
+static void on_committed(void *ctx, uint32_t source, uint64_t end_offset)
+{
+    struct pipeline *p = ctx;
+    p->sources[source].committed = end_offset;
+}
+
 static int poll_sinks(struct pipeline *p, int timeout_ms, struct lme_err *err)
 {
     for (size_t i = 0; i < p->n_sinks; i++) {
@@ -142,6 +173,7 @@ static int poll_sinks(struct pipeline *p, int timeout_ms, struct lme_err *err)
         if (rc)
             return rc;
     }
+    acks_advance(p->acks, on_committed, p);
     return 0;
 }
 
@@ -153,16 +185,39 @@ static int on_event(const struct lme_event *ev, void *ctx)
     if (event_json_encode(ev, &p->json) != 0)
         return lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory");
     p->records++;
+    uint64_t token;
+    if (acks_add(p->acks, p->current, ev->end_offset, &token) != 0)
+        return lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory");
     for (size_t i = 0; i < p->n_sinks; i++) {
-        int rc = p->sinks[i]->ops->send(p->sinks[i], ev, p->json.data, p->json.len, &p->sink_err);
-        if (rc)
-            return rc;
+        int copies = p->sinks[i]->ops->send(p->sinks[i], ev, p->json.data, p->json.len, token,
+                                            &p->sink_err);
+        if (copies < 0)
+            return copies;
+        acks_expect(p->acks, token, copies);
     }
     while (in_flight_bytes(p) >= p->cfg->max_in_flight_bytes && !*p->stop) {
         int rc = poll_sinks(p, BACKPRESSURE_POLL_MS, &p->sink_err);
         if (rc)
             return rc;
     }
+    return 0;
+}
+
+static int add_source(struct pipeline *p, const char *path, struct lme_err *err)
+{
+    if (p->n_sources == p->cap_sources) {
+        size_t cap = p->cap_sources ? 2 * p->cap_sources : 16;
+        struct source *s = realloc(p->sources, cap * sizeof(*s));
+        if (!s)
+            return lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
+        p->sources = s;
+        p->cap_sources = cap;
+    }
+    char *copy = strdup(path);
+    if (!copy)
+        return lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
+    p->sources[p->n_sources] = (struct source){ copy, 0, 0 };
+    p->current = (uint32_t)p->n_sources++;
     return 0;
 }
 
@@ -187,8 +242,10 @@ static int read_file(struct pipeline *p, size_t input, const char *path, struct 
         .file_ino = (uint64_t)st.st_ino,
         .max_record_bytes = p->cfg->max_record_bytes,
     };
-    struct parser *parser = parser_create(&pc, err);
-    int rc = parser ? 0 : err->code;
+    int rc = add_source(p, pc.path, err);
+    struct parser *parser = rc ? NULL : parser_create(&pc, err);
+    if (!rc && !parser)
+        rc = err->code;
     while (!rc && !*p->stop) {
         ssize_t n = read(fd, p->chunk, READ_CHUNK);
         if (n < 0 && errno == EINTR)
@@ -197,6 +254,7 @@ static int read_file(struct pipeline *p, size_t input, const char *path, struct 
             lme_log(LME_LOG_ERROR, "cannot read input", "file", path, "error", strerror(errno), NULL);
             break;
         }
+        p->sources[p->current].read += (uint64_t)n;
         rc = n == 0 ? parser_finish(parser, wall_ms(), on_event, p)
                     : parser_feed(parser, p->chunk, (size_t)n, wall_ms(), on_event, p);
         if (n == 0)
@@ -272,5 +330,12 @@ void pipeline_log_stats(const struct pipeline *p)
         snprintf(v[4], sizeof(v[4]), "%llu", (unsigned long long)s->in_flight);
         lme_log(LME_LOG_INFO, "sink totals", "sink", p->sinks[i]->name, "accepted", v[0],
                 "delivered", v[1], "dead_lettered", v[2], "retried", v[3], "in_flight", v[4], NULL);
+    }
+    for (size_t i = 0; i < p->n_sources; i++) {
+        char committed[24], read[24];
+        snprintf(committed, sizeof(committed), "%llu", (unsigned long long)p->sources[i].committed);
+        snprintf(read, sizeof(read), "%llu", (unsigned long long)p->sources[i].read);
+        lme_log(LME_LOG_INFO, "file settled up to", "file", p->sources[i].path, "offset", committed,
+                "read", read, NULL);
     }
 }

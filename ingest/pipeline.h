@@ -31,7 +31,8 @@ int pipeline_read_inputs(struct pipeline *p, volatile sig_atomic_t *stop, struct
 int64_t pipeline_drain(struct pipeline *p, int timeout_ms, volatile sig_atomic_t *stop,
                        struct lme_err *err);
 
-/* Logs one summary line per sink (accepted, delivered, dead-lettered, retried, in flight). */
+/* Logs one summary line per sink (accepted, delivered, dead-lettered, retried, in flight) and
+ * one per file: the offset up to which every sink settled it (what a checkpoint may record). */
 void pipeline_log_stats(const struct pipeline *p);
 
 #endif

@@ -19,7 +19,8 @@ struct file_sink {
     int owns_fd;
     char *path;
     struct lme_buf out;
-    uint64_t buffered; /* events in out */
+    uint64_t *tokens; /* of the events in out */
+    size_t n_tokens, cap_tokens;
 };
 
 static int flush(struct file_sink *fs, struct lme_err *err)
@@ -36,25 +37,49 @@ static int flush(struct file_sink *fs, struct lme_err *err)
         n -= (size_t)w;
     }
     lme_buf_reset(&fs->out);
-    fs->base.stats.delivered += fs->buffered;
+    fs->base.stats.delivered += fs->n_tokens;
     fs->base.stats.in_flight = 0;
     fs->base.stats.in_flight_bytes = 0;
-    fs->buffered = 0;
+    for (size_t i = 0; i < fs->n_tokens; i++)
+        sink_settle(&fs->base, fs->tokens[i]);
+    fs->n_tokens = 0;
+    return 0;
+}
+
+static int keep_token(struct file_sink *fs, uint64_t token)
+{
+    if (fs->n_tokens == fs->cap_tokens) {
+        size_t cap = fs->cap_tokens ? 2 * fs->cap_tokens : 1024;
+        uint64_t *t = realloc(fs->tokens, cap * sizeof(*t));
+        if (!t)
+            return LME_ENOMEM;
+        fs->tokens = t;
+        fs->cap_tokens = cap;
+    }
+    fs->tokens[fs->n_tokens++] = token;
     return 0;
 }
 
 static int file_sink_send(struct sink *s, const struct lme_event *ev, const char *json, size_t len,
-                          struct lme_err *err)
+                          uint64_t token, struct lme_err *err)
 {
     (void)ev;
     struct file_sink *fs = (struct file_sink *)s;
-    if (lme_buf_append(&fs->out, json, len) || lme_buf_append(&fs->out, "\n", 1))
+    size_t old_len = fs->out.len;
+    if (lme_buf_append(&fs->out, json, len) || lme_buf_append(&fs->out, "\n", 1) ||
+        keep_token(fs, token)) {
+        fs->out.len = old_len;
         return lme_err_set(err, LME_ENOMEM, "%s: out of memory", s->name);
+    }
     s->stats.accepted++;
     s->stats.in_flight++;
     s->stats.in_flight_bytes += len + 1;
-    fs->buffered++;
-    return fs->out.len >= FLUSH_AT ? flush(fs, err) : 0;
+    if (fs->out.len >= FLUSH_AT) {
+        int rc = flush(fs, err);
+        if (rc)
+            return rc;
+    }
+    return 1;
 }
 
 static int file_sink_poll(struct sink *s, int timeout_ms, struct lme_err *err)
@@ -71,6 +96,7 @@ static void file_sink_destroy(struct sink *s)
     if (fs->owns_fd && fs->fd >= 0)
         close(fs->fd);
     lme_buf_free(&fs->out);
+    free(fs->tokens);
     free(fs->path);
     free(fs);
 }

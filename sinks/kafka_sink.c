@@ -25,18 +25,24 @@
 #define RETRY_BACKOFF_MAX_MS 10000
 #define MAX_REASONS 32
 
+/* One message to produce, borrowed: an event's JSON with its routing. */
+struct message {
+    const char *key;
+    size_t key_len;
+    const char *payload;
+    size_t len;
+    char code[6];   /* event.code for the header; "" when absent */
+    bool alerts;    /* produced to alerts_topic */
+    uint64_t token; /* the pipeline's, for its settlement */
+};
+
 /* A message we hold ourselves: one that failed transiently and waits to be produced again. */
 struct pending {
     struct pending *next; /* on the retry list */
     int64_t retry_at_ms;
     int attempts;
-    bool alerts;          /* produced to alerts_topic */
-    char code[6];         /* event.code for the header; "" when absent */
-    size_t key_len;
-    size_t len;
-    char *key;            /* points into data */
-    char *payload;        /* points into data */
-    char data[];          /* key, then payload */
+    struct message msg;   /* key and payload point into data */
+    char data[];
 };
 
 struct reason_count {
@@ -134,28 +140,29 @@ int kafka_sink_check(const struct kafka_sink_config *cfg, struct lme_err *err)
 /* ---- settling messages ---- */
 
 /* One message left our hands for good (delivered, or set aside). */
-static void settled(struct kafka_sink *ks, size_t len)
+static void settled(struct kafka_sink *ks, const struct message *m)
 {
     ks->base.stats.in_flight--;
-    ks->base.stats.in_flight_bytes -= len;
+    ks->base.stats.in_flight_bytes -= m->len;
+    sink_settle(&ks->base, m->token);
 }
 
-static struct pending *pending_new(const char *key, size_t key_len, const char *payload,
-                                   size_t len, const char *code, bool alerts)
+static struct pending *pending_new(const struct message *m)
 {
-    struct pending *m = malloc(sizeof(*m) + key_len + len + 1);
-    if (!m)
+    struct pending *p = malloc(sizeof(*p) + m->key_len + m->len + 1);
+    if (!p)
         return NULL;
-    memset(m, 0, sizeof(*m));
-    m->key = m->data;
-    m->payload = m->data + key_len;
-    memcpy(m->key, key, key_len);
-    memcpy(m->payload, payload, len);
-    m->key_len = key_len;
-    m->len = len;
-    m->alerts = alerts;
-    snprintf(m->code, sizeof(m->code), "%s", code ? code : "");
-    return m;
+    memset(p, 0, sizeof(*p));
+    p->msg = *m;
+    p->msg.key = memcpy(p->data, m->key, m->key_len);
+    p->msg.payload = memcpy(p->data + m->key_len, m->payload, m->len);
+    return p;
+}
+
+/* The opaque of a produced message: the token and, in its low bit, whether it is the alert copy. */
+static void *opaque_of(const struct message *m)
+{
+    return (void *)(uintptr_t)(m->token << 1 | (m->alerts ? 1 : 0));
 }
 
 /* Errors no retry can mend: the message goes to the dead-letter file. */
@@ -203,77 +210,81 @@ static void count_reason(struct kafka_sink *ks, rd_kafka_resp_err_t e, const cha
             "file", ks->cfg.dead_letter_path, NULL);
 }
 
-static void park(struct kafka_sink *ks, struct pending *m, int64_t delay_ms)
+static void park(struct kafka_sink *ks, struct pending *p, int64_t delay_ms)
 {
-    m->retry_at_ms = now_ms() + delay_ms;
-    m->next = NULL;
+    p->retry_at_ms = now_ms() + delay_ms;
+    p->next = NULL;
     if (ks->retry_tail)
-        ks->retry_tail->next = m;
+        ks->retry_tail->next = p;
     else
-        ks->retry_head = m;
-    ks->retry_tail = m;
+        ks->retry_head = p;
+    ks->retry_tail = p;
 }
 
-/* Keeps a failed message for a later attempt; a copy when it is not ours yet (m NULL). */
-static void retry_later(struct kafka_sink *ks, struct pending *m, const char *key, size_t key_len,
-                        const char *payload, size_t len, const char *code, bool alerts)
+/* Keeps a failed message for a later attempt: p is its copy when it has one already. */
+static void retry_later(struct kafka_sink *ks, struct pending *p, const struct message *m)
 {
-    if (!m && !(m = pending_new(key, key_len, payload, len, code, alerts))) {
-        ks->pending_err.code = LME_ENOMEM; /* cannot keep it: stop rather than lose it */
-        snprintf(ks->pending_err.msg, sizeof(ks->pending_err.msg), "%s: out of memory",
-                 ks->base.name);
+    if (!p && !(p = pending_new(m))) { /* cannot keep it: stop rather than lose it */
+        lme_err_set(&ks->pending_err, LME_ENOMEM, "%s: out of memory", ks->base.name);
         return;
     }
-    int backoff = RETRY_BACKOFF_MIN_MS << (m->attempts < 7 ? m->attempts : 7);
-    m->attempts++;
+    int backoff = RETRY_BACKOFF_MIN_MS << (p->attempts < 7 ? p->attempts : 7);
+    p->attempts++;
     ks->base.stats.retried++;
-    park(ks, m, backoff < RETRY_BACKOFF_MAX_MS ? backoff : RETRY_BACKOFF_MAX_MS);
+    park(ks, p, backoff < RETRY_BACKOFF_MAX_MS ? backoff : RETRY_BACKOFF_MAX_MS);
 }
 
 /* Sets a message aside for good. When the dead-letter file cannot be written the message is
- * kept (retried later) and the sink reports the failure at the next poll. */
-static void dead_letter(struct kafka_sink *ks, struct pending *m, const char *key, size_t key_len,
-                        const char *payload, size_t len, const char *code, bool alerts,
+ * kept (tried again later) and the sink reports the failure at the next poll. */
+static void dead_letter(struct kafka_sink *ks, struct pending *p, const struct message *m,
                         rd_kafka_resp_err_t e)
 {
     struct lme_err err;
-    const char *topic = destination(ks, alerts);
+    const char *topic = destination(ks, m->alerts);
     if (dead_letter_write(ks->dl, ks->base.name, topic, rd_kafka_err2name(e), rd_kafka_err2str(e),
-                          payload, len, &err) != 0) {
+                          m->payload, m->len, &err) != 0) {
         ks->pending_err = err;
-        if (!m)
-            m = pending_new(key, key_len, payload, len, code, alerts);
-        if (m)
-            park(ks, m, RETRY_BACKOFF_MAX_MS);
+        if (!p)
+            p = pending_new(m);
+        if (p)
+            park(ks, p, RETRY_BACKOFF_MAX_MS);
         return;
     }
     count_reason(ks, e, topic);
     ks->base.stats.dead_lettered++;
-    settled(ks, len);
-    free(m);
+    settled(ks, m);
+    free(p);
+}
+
+/* Rebuilds what we produced from a delivery report. */
+static struct message message_of(const rd_kafka_message_t *msg)
+{
+    struct message m = {
+        .key = msg->key, .key_len = msg->key_len, .payload = msg->payload, .len = msg->len,
+        .alerts = ((uintptr_t)msg->_private & 1) != 0, .token = (uintptr_t)msg->_private >> 1,
+    };
+    const void *value;
+    size_t size;
+    rd_kafka_headers_t *h;
+    if (rd_kafka_message_headers(msg, &h) == 0 &&
+        rd_kafka_header_get_last(h, "event.code", &value, &size) == 0 && size < sizeof(m.code))
+        memcpy(m.code, value, size);
+    return m;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     (void)rk;
     struct kafka_sink *ks = opaque;
+    struct message m = message_of(msg);
     if (!msg->err) {
         ks->base.stats.delivered++;
-        settled(ks, msg->len);
-        return;
+        settled(ks, &m);
+    } else if (is_permanent(msg->err)) {
+        dead_letter(ks, NULL, &m, msg->err);
+    } else {
+        retry_later(ks, NULL, &m);
     }
-    char code[6] = "";
-    const void *value;
-    size_t size;
-    rd_kafka_headers_t *h;
-    if (rd_kafka_message_headers(msg, &h) == 0 &&
-        rd_kafka_header_get_last(h, "event.code", &value, &size) == 0 && size < sizeof(code))
-        memcpy(code, value, size), code[size] = '\0';
-    bool alerts = msg->_private != NULL; /* the alerts copy carries a non-NULL opaque */
-    if (is_permanent(msg->err))
-        dead_letter(ks, NULL, msg->key, msg->key_len, msg->payload, msg->len, code, alerts, msg->err);
-    else
-        retry_later(ks, NULL, msg->key, msg->key_len, msg->payload, msg->len, code, alerts);
 }
 
 /* librdkafka reports trouble it is already retrying (brokers down, transport): say so, once per
@@ -325,56 +336,43 @@ static rd_kafka_t *producer_new(struct kafka_sink *ks, struct lme_err *err)
 
 /* ---- producing ---- */
 
-static rd_kafka_resp_err_t produce(struct kafka_sink *ks, const char *key, size_t key_len,
-                                   const char *payload, size_t len, const char *code, bool alerts)
+static rd_kafka_resp_err_t produce(struct kafka_sink *ks, const struct message *m)
 {
     static const char version[] = { '0' + LME_SCHEMA_VERSION, '\0' };
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, "lme.schema_version", -1, version, 1);
-    if (code[0])
-        rd_kafka_header_add(h, "event.code", -1, code, (ssize_t)strlen(code));
+    if (m->code[0])
+        rd_kafka_header_add(h, "event.code", -1, m->code, (ssize_t)strlen(m->code));
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        ks->rk, RD_KAFKA_V_TOPIC(destination(ks, alerts)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
-        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(alerts ? (void *)ks : NULL), RD_KAFKA_V_END);
+        ks->rk, RD_KAFKA_V_TOPIC(destination(ks, m->alerts)),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)m->payload, m->len),
+        RD_KAFKA_V_KEY(m->key_len ? m->key : NULL, m->key_len), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE(opaque_of(m)), RD_KAFKA_V_END);
     if (e)
         rd_kafka_headers_destroy(h);
     return e;
 }
 
-/* Hands a message to librdkafka, or sets it aside or parks it when that is refused. m is the
- * message's pending copy when it has one (it is freed once librdkafka took the message). */
-static void submit(struct kafka_sink *ks, struct pending *m, const char *key, size_t key_len,
-                   const char *payload, size_t len, const char *code, bool alerts)
+/* Hands a message to librdkafka, or sets it aside or parks it when that is refused. p is the
+ * message's own copy when it has one (freed once librdkafka took the message). */
+static void submit(struct kafka_sink *ks, struct pending *p, const struct message *m)
 {
     for (;;) {
-        rd_kafka_resp_err_t e = produce(ks, key, key_len, payload, len, code, alerts);
+        rd_kafka_resp_err_t e = produce(ks, m);
         if (!e) {
-            free(m);
+            free(p);
             return;
         }
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) { /* wait for room, serving reports */
             rd_kafka_poll(ks->rk, 10);
             continue;
         }
-        if (is_permanent(e)) {
-            dead_letter(ks, m, key, key_len, payload, len, code, alerts, e);
-            return;
-        }
-        if (m) {
-            int backoff = RETRY_BACKOFF_MIN_MS << (m->attempts < 7 ? m->attempts : 7);
-            m->attempts++;
-            park(ks, m, backoff < RETRY_BACKOFF_MAX_MS ? backoff : RETRY_BACKOFF_MAX_MS);
-        } else {
-            retry_later(ks, NULL, key, key_len, payload, len, code, alerts);
-        }
+        if (is_permanent(e))
+            dead_letter(ks, p, m, e);
+        else
+            retry_later(ks, p, m);
         return;
     }
-}
-
-static void submit_pending(struct kafka_sink *ks, struct pending *m)
-{
-    submit(ks, m, m->key, m->key_len, m->payload, m->len, m->code, m->alerts);
 }
 
 /* "host/component" (or "host"), written without printf: this runs for every event. */
@@ -393,25 +391,27 @@ static size_t key_of(const struct kafka_sink *ks, const struct lme_event *ev, ch
 }
 
 static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const char *json,
-                           size_t len, struct lme_err *err)
+                           size_t len, uint64_t token, struct lme_err *err)
 {
     struct kafka_sink *ks = (struct kafka_sink *)s;
-    char key[256], code[6] = "";
-    size_t key_len = key_of(ks, ev, key, sizeof(key));
+    char key[256];
+    struct message m = { .key = key, .payload = json, .len = len, .token = token };
+    m.key_len = key_of(ks, ev, key, sizeof(key));
     if (ev->code.len == 5)
-        memcpy(code, ev->code.ptr, 5);
-    bool alert = ks->cfg.alerts_topic && (ev->flags & LME_EV_DIAGNOSED);
-    for (int copy = 0; copy < 1 + alert; copy++) {
+        memcpy(m.code, ev->code.ptr, 5);
+    int copies = 1 + (ks->cfg.alerts_topic && (ev->flags & LME_EV_DIAGNOSED));
+    for (int copy = 0; copy < copies; copy++) {
+        m.alerts = copy == 1;
         s->stats.accepted++;
         s->stats.in_flight++;
         s->stats.in_flight_bytes += len;
-        submit(ks, NULL, key, key_len, json, len, code, copy == 1);
+        submit(ks, NULL, &m);
     }
     if (ks->pending_err.code) {
         *err = ks->pending_err;
         return err->code;
     }
-    return 0;
+    return copies;
 }
 
 /* ---- fatal errors ---- */
@@ -455,7 +455,7 @@ static void resubmit_due(struct kafka_sink *ks)
         due = m->next;
         m->next = NULL;
         if (m->retry_at_ms <= now) {
-            submit_pending(ks, m); /* may put it back on the (new) retry list */
+            submit(ks, m, &m->msg); /* may put it back on the (new) retry list */
             continue;
         }
         if (keep_tail)

@@ -23,12 +23,17 @@ struct sink_stats {
 
 struct sink;
 
+/* How a sink reports that it settled the event sent with `token` (once per copy it made). */
+typedef void (*sink_settled_fn)(void *ctx, uint64_t token);
+
 struct sink_ops {
     const char *type;
-    /* Takes one event; json[0, len) is its encoding (copied if kept). Returns 0, or a negative
-     * code with err filled when the sink cannot go on (the pipeline stops). */
+    /* Takes one event; json[0, len) is its encoding (copied if kept); token identifies it in
+     * settlements. Returns how many settlements of token will follow (1, or 2 when the event
+     * also goes to an alerts topic; some may have happened already), or a negative code with
+     * err filled when the sink cannot go on (the pipeline stops). */
     int (*send)(struct sink *s, const struct lme_event *ev, const char *json, size_t len,
-                struct lme_err *err);
+                uint64_t token, struct lme_err *err);
     /* Serves acknowledgements and retries, waiting at most timeout_ms. Returns 0 or as send. */
     int (*poll)(struct sink *s, int timeout_ms, struct lme_err *err);
     /* NULL-safe. Releases everything; events still in flight are abandoned (counted). */
@@ -39,6 +44,14 @@ struct sink {
     const struct sink_ops *ops;
     char name[64]; /* "kafka[0]", "file[1]": for logs */
     struct sink_stats stats;
+    sink_settled_fn settled; /* set by the owner; NULL: nobody listens */
+    void *settled_ctx;
 };
+
+static inline void sink_settle(struct sink *s, uint64_t token)
+{
+    if (s->settled)
+        s->settled(s->settled_ctx, token);
+}
 
 #endif

@@ -67,13 +67,30 @@ static struct sink *make_sink(enum kafka_key_mode key, const char *topic, const 
     return s;
 }
 
+/* Settlements reported by the sink, per token. */
+static int settled[16];
+
+static void on_settled(void *ctx, uint64_t token)
+{
+    (void)ctx;
+    assert_true(token < 16);
+    settled[token]++;
+}
+
+/* Sends with a token, serves the sink until nothing is in flight, and checks the settlements
+ * reported equal the copies announced. */
 static void send_and_settle(struct sink *s, const struct lme_event *ev, const char *json)
 {
+    static uint64_t next_token = 1;
+    uint64_t token = next_token++;
     struct lme_err err;
-    assert_int_equal(s->ops->send(s, ev, json, strlen(json), &err), 0);
+    s->settled = on_settled;
+    int copies = s->ops->send(s, ev, json, strlen(json), token, &err);
+    assert_true(copies >= 1);
     for (int i = 0; i < 200 && s->stats.in_flight > 0; i++)
         assert_int_equal(s->ops->poll(s, 50, &err), 0);
     assert_int_equal(s->stats.in_flight, 0);
+    assert_int_equal(settled[token], copies);
 }
 
 /* "key|headers|value" lines of a topic. */
@@ -97,6 +114,7 @@ static void test_diagnosed_events_also_go_to_alerts(void **state)
     send_and_settle(s, &plain, "{\"n\":1}");
     send_and_settle(s, &diagnosed, "{\"n\":2}");
     assert_int_equal(s->stats.delivered, 3); /* one event twice */
+    assert_int_equal(settled[2], 2);         /* and settled twice, once per copy */
     s->ops->destroy(s);
 
     char *events = read_topic("events"), *alerts = read_topic("alerts");

@@ -94,6 +94,9 @@ static void test_file_sink_gets_every_event(void **state)
     assert_int_equal(res.status, 0);
     assert_int_equal(res.out_len, 0);
     assert_non_null(strstr(res.err, "delivered=134"));
+    char samples[PATH_MAX];
+    snprintf(samples, sizeof(samples), "%s/samples", fixtures);
+    assert_true(log_files_settled(res.err, samples, -1)); /* every file settled to its end */
     size_t len;
     char *text = read_file(out, &len);
     assert_int_equal(count_events(text, len), 134);

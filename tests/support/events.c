@@ -1,7 +1,11 @@
 /* Test support: see events.h. */
 #include "events.h"
 
+#include <glob.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 json_t *events_parse(const char *text, size_t len)
@@ -49,4 +53,29 @@ int event_has_tag(json_t *ev, const char *tag)
         if (strcmp(json_string_value(t), tag) == 0)
             return 1;
     return 0;
+}
+
+int log_files_settled(const char *log, const char *dir, long long expected)
+{
+    char pattern[PATH_MAX], want[PATH_MAX + 96], real[PATH_MAX];
+    snprintf(pattern, sizeof(pattern), "%s/*.log", dir);
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0)
+        return 0;
+    int ok = 1;
+    for (size_t i = 0; ok && i < g.gl_pathc; i++) {
+        struct stat st;
+        if (stat(g.gl_pathv[i], &st) != 0 || !realpath(g.gl_pathv[i], real)) {
+            ok = 0;
+            break;
+        }
+        snprintf(want, sizeof(want), "msg=\"file settled up to\" file=%s offset=%lld read=%lld", real,
+                 expected < 0 ? (long long)st.st_size : expected, (long long)st.st_size);
+        if (!strstr(log, want)) {
+            fprintf(stderr, "missing in the log: %s\n", want);
+            ok = 0;
+        }
+    }
+    globfree(&g);
+    return ok;
 }

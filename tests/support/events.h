@@ -18,4 +18,8 @@ const char *event_str(json_t *ev, const char *dotted);
 /* 1 when the event's "tags" array holds tag. */
 int event_has_tag(json_t *ev, const char *tag);
 
+/* 1 when log (the daemon's standard error) says every *.log file of dir was settled up to
+ * `expected`: its size when expected is -1, else that offset. */
+int log_files_settled(const char *log, const char *dir, long long expected);
+
 #endif
