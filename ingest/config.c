@@ -16,6 +16,7 @@
 #define DEFAULT_IN_FLIGHT (16 * 1024 * 1024)
 #define DEFAULT_DRAIN_MS 10000
 #define DEFAULT_ONCE_MS 60000
+#define DEFAULT_CHECKPOINT_MS 5000
 
 /* What is being read: the file and the key path, for error messages. */
 struct reader {
@@ -374,9 +375,10 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
 {
     static const char *const keys[] = { "host_name", "state_dir", "max_record_bytes",
                                         "max_in_flight_bytes", "drain_timeout_ms",
-                                        "once_timeout_ms", "inputs", "sinks", NULL };
+                                        "once_timeout_ms", "checkpoint_interval_ms", "inputs",
+                                        "sinks", NULL };
     long long max_record = DEFAULT_MAX_RECORD, in_flight = DEFAULT_IN_FLIGHT;
-    long long drain = DEFAULT_DRAIN_MS, once = DEFAULT_ONCE_MS;
+    long long drain = DEFAULT_DRAIN_MS, once = DEFAULT_ONCE_MS, interval = DEFAULT_CHECKPOINT_MS;
     if (!json_is_object(root))
         return lme_err_set(r->err, LME_EINVAL, "%s: expected a JSON object at the top", r->file);
     int rc = only_keys(r, root, keys);
@@ -392,12 +394,15 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
         rc = get_size(r, root, "drain_timeout_ms", 0, 3600000, &drain);
     if (!rc)
         rc = get_size(r, root, "once_timeout_ms", 0, 86400000, &once);
+    if (!rc)
+        rc = get_size(r, root, "checkpoint_interval_ms", 100, 3600000, &interval);
     if (rc)
         return rc;
     cfg->max_record_bytes = (size_t)max_record;
     cfg->max_in_flight_bytes = (size_t)in_flight;
     cfg->drain_timeout_ms = (int)drain;
     cfg->once_timeout_ms = (int)once;
+    cfg->checkpoint_interval_ms = (int)interval;
     if (!cfg->state_dir && !(cfg->state_dir = strdup(DEFAULT_STATE_DIR)))
         return lme_err_set(r->err, LME_ENOMEM, "out of memory");
     if (!cfg->host_name) {

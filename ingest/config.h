@@ -33,6 +33,7 @@ struct config {
     size_t max_in_flight_bytes; /* the one byte budget of everything in flight */
     int drain_timeout_ms;       /* at SIGTERM/SIGINT */
     int once_timeout_ms;        /* run --once: longest wait for acknowledgements */
+    int checkpoint_interval_ms; /* how often settled offsets are written to state_dir */
     struct config_input *inputs;
     size_t n_inputs;
     struct config_sink *sinks;

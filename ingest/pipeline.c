@@ -17,6 +17,7 @@
 
 #include "acks.h"
 #include "buf.h"
+#include "checkpoint.h"
 #include "event_json.h"
 #include "file_sink.h"
 #include "kafka_sink.h"
@@ -31,7 +32,10 @@
 /* A file read by this run, and how far every sink has settled it. */
 struct source {
     char *path;
-    uint64_t read;      /* bytes read */
+    uint64_t dev, ino;
+    uint64_t fingerprint;
+    uint32_t fingerprint_len;
+    uint64_t read;      /* bytes read (from the start of the file, resumed ones included) */
     uint64_t committed; /* offset every record before which is settled by every sink */
 };
 
@@ -41,6 +45,8 @@ struct pipeline {
     struct source *sources;
     size_t n_sources, cap_sources;
     uint32_t current; /* the source being read */
+    struct checkpoints checkpoints; /* as loaded, updated by each save */
+    int64_t last_save_ms;
     struct sink **sinks;
     size_t n_sinks;
     struct lme_tz **zones; /* one per input */
@@ -107,6 +113,11 @@ struct pipeline *pipeline_create(const struct config *cfg, struct lme_err *err)
     p->cfg = cfg;
     if (!(p->acks = acks_create(err)) || make_state_dir(cfg->state_dir, err) != 0)
         goto fail;
+    p->last_save_ms = mono_ms();
+    struct lme_err cperr;
+    if (checkpoints_load(cfg->state_dir, &p->checkpoints, &cperr) != 0)
+        lme_log(LME_LOG_WARN, "checkpoints ignored: every file is read from its start", "error",
+                cperr.msg, NULL);
     for (size_t i = 0; i < cfg->n_inputs; i++)
         if (!(p->zones[i] = lme_tz_open(cfg->inputs[i].timezone, err)))
             goto fail;
@@ -137,6 +148,7 @@ void pipeline_destroy(struct pipeline *p)
         free(p->sources[i].path);
     free(p->sources);
     acks_destroy(p->acks);
+    checkpoints_free(&p->checkpoints);
     free(p->sinks);
     free(p->zones);
     free(p->chunk);
@@ -166,6 +178,19 @@ static void on_committed(void *ctx, uint32_t source, uint64_t end_offset)
     p->sources[source].committed = end_offset;
 }
 
+int pipeline_checkpoint(struct pipeline *p, struct lme_err *err)
+{
+    for (size_t i = 0; i < p->n_sources; i++) {
+        const struct source *s = &p->sources[i];
+        struct checkpoint cp = { s->path, s->dev, s->ino, s->fingerprint, s->fingerprint_len,
+                                 s->committed };
+        if (checkpoints_set(&p->checkpoints, &cp) != 0)
+            return lme_err_set(err, LME_ENOMEM, "checkpoints: out of memory");
+    }
+    p->last_save_ms = mono_ms();
+    return checkpoints_save(p->cfg->state_dir, &p->checkpoints, err);
+}
+
 static int poll_sinks(struct pipeline *p, int timeout_ms, struct lme_err *err)
 {
     for (size_t i = 0; i < p->n_sinks; i++) {
@@ -174,6 +199,12 @@ static int poll_sinks(struct pipeline *p, int timeout_ms, struct lme_err *err)
             return rc;
     }
     acks_advance(p->acks, on_committed, p);
+    if (mono_ms() - p->last_save_ms >= p->cfg->checkpoint_interval_ms) {
+        struct lme_err cperr;
+        /* a failed save keeps the last good file; the next interval tries again */
+        if (pipeline_checkpoint(p, &cperr) != 0)
+            lme_log(LME_LOG_ERROR, "cannot save checkpoints", "error", cperr.msg, NULL);
+    }
     return 0;
 }
 
@@ -203,7 +234,8 @@ static int on_event(const struct lme_event *ev, void *ctx)
     return 0;
 }
 
-static int add_source(struct pipeline *p, const char *path, struct lme_err *err)
+static int add_source(struct pipeline *p, const char *path, const struct source *identity,
+                      struct lme_err *err)
 {
     if (p->n_sources == p->cap_sources) {
         size_t cap = p->cap_sources ? 2 * p->cap_sources : 16;
@@ -216,9 +248,45 @@ static int add_source(struct pipeline *p, const char *path, struct lme_err *err)
     char *copy = strdup(path);
     if (!copy)
         return lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
-    p->sources[p->n_sources] = (struct source){ copy, 0, 0 };
+    p->sources[p->n_sources] = *identity;
+    p->sources[p->n_sources].path = copy;
     p->current = (uint32_t)p->n_sources++;
     return 0;
+}
+
+/* Where reading fd starts: the checkpoint's offset when one names this very file (same device,
+ * inode and first bytes) and the file is not shorter than it; else the start. Fills the source's
+ * identity. */
+static uint64_t resume_offset(struct pipeline *p, int fd, const struct stat *st, const char *path,
+                              struct source *src)
+{
+    src->dev = (uint64_t)st->st_dev;
+    src->ino = (uint64_t)st->st_ino;
+    if (checkpoint_fingerprint(fd, CHECKPOINT_FINGERPRINT_BYTES, &src->fingerprint,
+                               &src->fingerprint_len) != 0)
+        src->fingerprint_len = 0;
+    struct checkpoint *cp = checkpoints_find(&p->checkpoints, src->dev, src->ino);
+    if (!cp)
+        return 0;
+    uint64_t fp;
+    uint32_t got;
+    if (checkpoint_fingerprint(fd, cp->fingerprint_len, &fp, &got) != 0 ||
+        got != cp->fingerprint_len || fp != cp->fingerprint) {
+        lme_log(LME_LOG_INFO, "a new file in a known inode: reading it from its start", "file",
+                path, NULL);
+        return 0;
+    }
+    if (cp->offset > (uint64_t)st->st_size) {
+        lme_log(LME_LOG_WARN, "file shorter than its checkpoint (truncated): reading it from its start",
+                "file", path, NULL);
+        return 0;
+    }
+    if (cp->offset > 0) {
+        char off[24];
+        snprintf(off, sizeof(off), "%llu", (unsigned long long)cp->offset);
+        lme_log(LME_LOG_INFO, "resuming", "file", path, "offset", off, NULL);
+    }
+    return cp->offset;
 }
 
 static int read_file(struct pipeline *p, size_t input, const char *path, struct lme_err *err)
@@ -234,15 +302,22 @@ static int read_file(struct pipeline *p, size_t input, const char *path, struct 
         return 0;
     }
     char absolute[PATH_MAX]; /* log.file.path is absolute, whatever the glob was */
+    const char *abs_path = realpath(path, absolute) ? absolute : path;
+    struct source src = { 0 };
+    uint64_t start = resume_offset(p, fd, &st, abs_path, &src);
+    if (start > 0 && lseek(fd, (off_t)start, SEEK_SET) < 0)
+        start = 0;
+    src.read = src.committed = start;
     struct parser_config pc = {
-        .path = realpath(path, absolute) ? absolute : path,
+        .path = abs_path,
         .host = in->host_name ? in->host_name : p->cfg->host_name,
         .tz = p->zones[input],
         .file_dev = (uint64_t)st.st_dev,
         .file_ino = (uint64_t)st.st_ino,
         .max_record_bytes = p->cfg->max_record_bytes,
+        .start_offset = start,
     };
-    int rc = add_source(p, pc.path, err);
+    int rc = add_source(p, pc.path, &src, err);
     struct parser *parser = rc ? NULL : parser_create(&pc, err);
     if (!rc && !parser)
         rc = err->code;

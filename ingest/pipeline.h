@@ -19,7 +19,8 @@ struct pipeline *pipeline_create(const struct config *cfg, struct lme_err *err);
 /* NULL-safe. Events still in flight are abandoned: drain first. */
 void pipeline_destroy(struct pipeline *p);
 
-/* Reads every file the inputs' globs match to its end, handing each event to every sink. When
+/* Reads every file the inputs' globs match to its end (from its checkpoint when one names the
+ * same file: device, inode and first bytes), handing each event to every sink. When
  * the bytes in flight reach the budget, reading waits for the sinks (backpressure). Stops early
  * when *stop becomes non-zero. Returns 0, or a negative code with err filled when a sink fails
  * for good (files that cannot be read are logged and skipped). */
@@ -30,6 +31,11 @@ int pipeline_read_inputs(struct pipeline *p, volatile sig_atomic_t *stop, struct
  * aside), or a negative code with err filled. */
 int64_t pipeline_drain(struct pipeline *p, int timeout_ms, volatile sig_atomic_t *stop,
                        struct lme_err *err);
+
+/* Writes every file's settled offset to state_dir/checkpoints.json (atomically); also done every
+ * checkpoint_interval_ms while the sinks are served. Returns 0, or an error with err filled (the
+ * previous checkpoints stay). */
+int pipeline_checkpoint(struct pipeline *p, struct lme_err *err);
 
 /* Logs one summary line per sink (accepted, delivered, dead-lettered, retried, in flight) and
  * one per file: the offset up to which every sink settled it (what a checkpoint may record). */

@@ -100,6 +100,9 @@ static int finish(struct pipeline *p, const struct config *cfg, bool once)
     /* The signal that stopped the reading must not cut the drain short; a second one does. */
     stop_requested = 0;
     int64_t left = pipeline_drain(p, timeout, &stop_requested, &err);
+    struct lme_err cperr;
+    if (pipeline_checkpoint(p, &cperr) != 0)
+        lme_log(LME_LOG_ERROR, "cannot save checkpoints", "error", cperr.msg, NULL);
     pipeline_log_stats(p);
     if (left < 0) {
         lme_log(LME_LOG_ERROR, "sink failed", "error", err.msg, NULL);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "events.h"
@@ -50,9 +52,9 @@ static const char *write_config(const char *name, const char *rest)
 {
     char text[4096];
     int n = snprintf(text, sizeof(text),
-                     "{\"host_name\":\"h\",\"state_dir\":\"%s/state\",\"inputs\":[{\"type\":\"file\","
+                     "{\"host_name\":\"h\",\"state_dir\":\"%s/%s.state\",\"inputs\":[{\"type\":\"file\","
                      "\"paths\":[\"%s/samples/*.log\"],\"timezone\":\"UTC\"}]%s}",
-                     tmp, fixtures, rest ? rest : "");
+                     tmp, name, fixtures, rest ? rest : "");
     const char *path = path_in_tmp(name);
     assert_int_equal(write_file(path, text, (size_t)n), 0);
     return path;
@@ -151,6 +153,103 @@ static void test_shipped_configs_are_valid(void **state)
     }
 }
 
+/* Runs --once over the logs folder in its own state_dir with a file sink; returns the output's events
+ * so far (the sink appends) and leaves the daemon's log in *log_out (free it). */
+static json_t *run_resumable(const char *name, char **log_out)
+{
+    char text[2048];
+    int n = snprintf(text, sizeof(text),
+                     "{\"host_name\":\"h\",\"state_dir\":\"%s/%s.state\",\"inputs\":[{\"type\":\"file\","
+                     "\"paths\":[\"%s/logs/*.log\"],\"timezone\":\"UTC\"}],"
+                     "\"sinks\":[{\"type\":\"file\",\"path\":\"%s/%s.jsonl\"}]}",
+                     tmp, name, tmp, tmp, name);
+    char cfg[PATH_MAX];
+    snprintf(cfg, sizeof(cfg), "%s/%s.json", tmp, name);
+    assert_int_equal(write_file(cfg, text, (size_t)n), 0);
+    struct run_result res = run("run", cfg, 1);
+    assert_int_equal(res.status, 0);
+    *log_out = res.err;
+    free(res.out);
+    char out[PATH_MAX];
+    snprintf(out, sizeof(out), "%s/%s.jsonl", tmp, name);
+    size_t len = 0;
+    char *events_text = read_file(out, &len);
+    json_t *events = events_parse(events_text ? events_text : "", len);
+    free(events_text);
+    return events;
+}
+
+static void append_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static void test_restart_resumes_where_it_was(void **state)
+{
+    (void)state;
+    char logs[PATH_MAX], log_path[PATH_MAX], sample[PATH_MAX];
+    snprintf(logs, sizeof(logs), "%s/logs", tmp);
+    snprintf(log_path, sizeof(log_path), "%s/logs/a.log", tmp);
+    snprintf(sample, sizeof(sample), "%s/samples/Q197509.log", fixtures);
+    assert_int_equal(mkdir(logs, 0755), 0);
+    size_t len;
+    char *q197509 = read_file(sample, &len);
+    assert_int_equal(write_file(log_path, q197509, len), 0);
+
+    char *log;
+    json_t *events = run_resumable("resume", &log);
+    assert_int_equal(json_array_size(events), 10);
+    free(log);
+    json_decref(events);
+
+    /* again: nothing new, nothing sent twice */
+    events = run_resumable("resume", &log);
+    assert_int_equal(json_array_size(events), 10);
+    assert_non_null(strstr(log, "msg=resuming"));
+    free(log);
+    json_decref(events);
+
+    /* records appended: only they are read, at their offsets */
+    const char more[] = "1998/03/17 22:23:00 - LME-NOTES-MEXNTS(018b) 3 00504:LME-NOTES-MEXNTS started\n"
+                        "1998/03/17 22:23:01 - LME-NOTES-MEXNTS(018b) 3 41207:Successfully\n"
+                        "Initialized Notes Interface\n";
+    append_file(log_path, more, sizeof(more) - 1);
+    events = run_resumable("resume", &log);
+    assert_int_equal(json_array_size(events), 12);
+    assert_int_equal(json_integer_value(event_get(json_array_get(events, 10), "log.offset")), len);
+    assert_string_equal(event_str(json_array_get(events, 11), "message"),
+                        "Successfully Initialized Notes Interface");
+    free(log);
+    json_decref(events);
+
+    /* a corrupt checkpoint file: said, and every file read from its start */
+    char cp[PATH_MAX];
+    snprintf(cp, sizeof(cp), "%s/resume.state/checkpoints.json", tmp);
+    assert_int_equal(write_file(cp, "{\"version\":1,\"fi", 17), 0);
+    events = run_resumable("resume", &log);
+    assert_non_null(strstr(log, "checkpoints ignored"));
+    assert_int_equal(json_array_size(events), 12 + 12);
+    free(log);
+    json_decref(events);
+
+    /* the file replaced by another (other first bytes): read from its start */
+    char *q228715;
+    snprintf(sample, sizeof(sample), "%s/samples/Q228715.log", fixtures);
+    q228715 = read_file(sample, &len);
+    unlink(log_path);
+    assert_int_equal(write_file(log_path, q228715, len), 0);
+    events = run_resumable("resume", &log);
+    assert_int_equal(json_array_size(events), 24 + 7);
+    assert_int_equal(json_integer_value(event_get(json_array_get(events, 24), "log.offset")), 0);
+    free(log);
+    json_decref(events);
+    free(q197509);
+    free(q228715);
+}
+
 static void test_sigterm_drains_and_exits(void **state)
 {
     (void)state;
@@ -208,6 +307,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_file_sink_gets_every_event),
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_shipped_configs_are_valid),
+        cmocka_unit_test(test_restart_resumes_where_it_was),
         cmocka_unit_test(test_sigterm_drains_and_exits),
         cmocka_unit_test(test_sigterm_with_broker_away_ends_within_drain_time),
     };

@@ -57,11 +57,12 @@ static const char *write_config(const char *name, const char *brokers, const cha
 {
     char text[4096];
     int n = snprintf(text, sizeof(text),
-                     "{\"host_name\":\"" HOST "\",\"state_dir\":\"%s/state\"%s,"
+                     "{\"host_name\":\"" HOST "\",\"state_dir\":\"%s/%s.state\"%s,"
                      "\"inputs\":[{\"type\":\"file\",\"paths\":[\"%s/samples/*.log\"],"
                      "\"timezone\":\"UTC\"}],"
                      "\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"%s\",\"topic\":\"" TOPIC "\"%s}]}",
-                     tmp, top_extra ? top_extra : "", fixtures, brokers, sink_extra ? sink_extra : "");
+                     tmp, name, top_extra ? top_extra : "", fixtures, brokers,
+                     sink_extra ? sink_extra : "");
     const char *path = path_in_tmp(name);
     assert_int_equal(write_file(path, text, (size_t)n), 0);
     return path;
