@@ -34,6 +34,12 @@ struct checkpoint *checkpoints_find(struct checkpoints *cps, uint64_t dev, uint6
     return NULL;
 }
 
+void checkpoints_remove(struct checkpoints *cps, size_t i)
+{
+    free(cps->v[i].path);
+    cps->v[i] = cps->v[--cps->n];
+}
+
 int checkpoints_set(struct checkpoints *cps, const struct checkpoint *cp)
 {
     char *path = strdup(cp->path ? cp->path : "");

@@ -40,6 +40,9 @@ struct checkpoint *checkpoints_find(struct checkpoints *cps, uint64_t dev, uint6
 /* Adds or updates the entry for (dev, ino). Returns 0 or LME_ENOMEM. */
 int checkpoints_set(struct checkpoints *cps, const struct checkpoint *cp);
 
+/* Removes entry i (order is not kept). */
+void checkpoints_remove(struct checkpoints *cps, size_t i);
+
 /* Releases the entries; NULL-safe. */
 void checkpoints_free(struct checkpoints *cps);
 

@@ -17,6 +17,11 @@
 #define DEFAULT_DRAIN_MS 10000
 #define DEFAULT_ONCE_MS 60000
 #define DEFAULT_CHECKPOINT_MS 5000
+#define DEFAULT_POLL_MS 250
+#define DEFAULT_SCAN_MS 1000
+#define DEFAULT_FLUSH_MS 2000
+#define DEFAULT_ROTATE_WAIT_MS 5000
+#define DEFAULT_CLOSE_INACTIVE_MS 300000
 
 /* What is being read: the file and the key path, for error messages. */
 struct reader {
@@ -158,12 +163,66 @@ static int expect_type(struct reader *r, json_t *obj, const char *want)
     return rc;
 }
 
+/* Reads an optional string that must be one of `names`; *out is its index, unchanged when absent. */
+static int get_choice(struct reader *r, json_t *obj, const char *key, const char *const names[],
+                      int *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    for (int i = 0; names[i]; i++)
+        if (json_is_string(v) && strcmp(json_string_value(v), names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    char list[128] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"", i ? " or " : "",
+                 names[i]);
+    size_t saved = push_key(r, key);
+    int rc = fail(r, "expected %s", list);
+    pop(r, saved);
+    return rc;
+}
+
+static int read_follow_keys(struct reader *r, json_t *obj, struct config_input *in)
+{
+    static const char *const starts[] = { "beginning", "end", NULL };
+    static const char *const encodings[] = { "auto", "utf-8", "utf-16le", NULL };
+    int start = CONFIG_START_BEGINNING, encoding = CONFIG_ENCODING_AUTO;
+    long long back = 0, flush = DEFAULT_FLUSH_MS, rotate = DEFAULT_ROTATE_WAIT_MS;
+    long long inactive = DEFAULT_CLOSE_INACTIVE_MS;
+    int rc = get_choice(r, obj, "start_at", starts, &start);
+    if (!rc)
+        rc = get_choice(r, obj, "encoding", encodings, &encoding);
+    if (!rc)
+        rc = get_size(r, obj, "max_read_back_bytes", 0, 1LL << 50, &back);
+    if (!rc)
+        rc = get_size(r, obj, "multiline_flush_ms", 0, 3600000, &flush);
+    if (!rc)
+        rc = get_size(r, obj, "rotate_wait_ms", 0, 3600000, &rotate);
+    if (!rc)
+        rc = get_size(r, obj, "close_inactive_ms", 1000, 86400000, &inactive);
+    in->start_at = (enum config_start_at)start;
+    in->encoding = (enum config_encoding)encoding;
+    in->max_read_back_bytes = back;
+    in->multiline_flush_ms = (int)flush;
+    in->rotate_wait_ms = (int)rotate;
+    in->close_inactive_ms = (int)inactive;
+    return rc;
+}
+
 static int read_input(struct reader *r, json_t *obj, struct config_input *in)
 {
-    static const char *const keys[] = { "type", "paths", "timezone", "connector", "host_name", NULL };
+    static const char *const keys[] = { "type", "paths", "timezone", "connector", "host_name",
+                                        "start_at", "encoding", "max_read_back_bytes",
+                                        "multiline_flush_ms", "rotate_wait_ms",
+                                        "close_inactive_ms", NULL };
     if (!json_is_object(obj))
         return fail(r, "expected an object");
     int rc = only_keys(r, obj, keys);
+    if (!rc)
+        rc = read_follow_keys(r, obj, in);
     if (!rc)
         rc = expect_type(r, obj, "file");
     if (!rc)
@@ -375,10 +434,12 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
 {
     static const char *const keys[] = { "host_name", "state_dir", "max_record_bytes",
                                         "max_in_flight_bytes", "drain_timeout_ms",
-                                        "once_timeout_ms", "checkpoint_interval_ms", "inputs",
+                                        "once_timeout_ms", "checkpoint_interval_ms",
+                                        "poll_interval_ms", "scan_interval_ms", "inputs",
                                         "sinks", NULL };
     long long max_record = DEFAULT_MAX_RECORD, in_flight = DEFAULT_IN_FLIGHT;
     long long drain = DEFAULT_DRAIN_MS, once = DEFAULT_ONCE_MS, interval = DEFAULT_CHECKPOINT_MS;
+    long long poll_ms = DEFAULT_POLL_MS, scan_ms = DEFAULT_SCAN_MS;
     if (!json_is_object(root))
         return lme_err_set(r->err, LME_EINVAL, "%s: expected a JSON object at the top", r->file);
     int rc = only_keys(r, root, keys);
@@ -396,6 +457,10 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
         rc = get_size(r, root, "once_timeout_ms", 0, 86400000, &once);
     if (!rc)
         rc = get_size(r, root, "checkpoint_interval_ms", 100, 3600000, &interval);
+    if (!rc)
+        rc = get_size(r, root, "poll_interval_ms", 10, 60000, &poll_ms);
+    if (!rc)
+        rc = get_size(r, root, "scan_interval_ms", 10, 3600000, &scan_ms);
     if (rc)
         return rc;
     cfg->max_record_bytes = (size_t)max_record;
@@ -403,6 +468,8 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
     cfg->drain_timeout_ms = (int)drain;
     cfg->once_timeout_ms = (int)once;
     cfg->checkpoint_interval_ms = (int)interval;
+    cfg->poll_interval_ms = (int)poll_ms;
+    cfg->scan_interval_ms = (int)scan_ms;
     if (!cfg->state_dir && !(cfg->state_dir = strdup(DEFAULT_STATE_DIR)))
         return lme_err_set(r->err, LME_ENOMEM, "out of memory");
     if (!cfg->host_name) {

@@ -9,12 +9,26 @@
 #include "err.h"
 #include "kafka_sink.h"
 
+enum config_start_at { CONFIG_START_BEGINNING, CONFIG_START_END };
+
+enum config_encoding {
+    CONFIG_ENCODING_AUTO,    /* UTF-16LE when the file starts with its BOM, else as UTF-8 */
+    CONFIG_ENCODING_UTF8,    /* UTF-8 or a single-byte code page (bytes carried as they are) */
+    CONFIG_ENCODING_UTF16LE, /* with or without a BOM */
+};
+
 struct config_input {
     char **paths;      /* globs */
     size_t n_paths;
     char *timezone;    /* IANA name; NULL: the machine's */
     char *connector;   /* the connector the logs belong to; NULL: none */
     char *host_name;   /* host.name of its events; NULL: the config's host_name */
+    enum config_start_at start_at;   /* files found at the very first start (no checkpoints) */
+    long long max_read_back_bytes;   /* 0: no cap on how far back a new file is read */
+    enum config_encoding encoding;
+    int multiline_flush_ms;  /* a silent file's last record goes out after this */
+    int rotate_wait_ms;      /* a renamed or deleted file is read this long after its last growth */
+    int close_inactive_ms;   /* a file silent this long is closed (reopened when it changes) */
 };
 
 enum config_sink_type { CONFIG_SINK_FILE, CONFIG_SINK_KAFKA };
@@ -34,6 +48,8 @@ struct config {
     int drain_timeout_ms;       /* at SIGTERM/SIGINT */
     int once_timeout_ms;        /* run --once: longest wait for acknowledgements */
     int checkpoint_interval_ms; /* how often settled offsets are written to state_dir */
+    int poll_interval_ms;       /* how often open files are checked for growth without inotify */
+    int scan_interval_ms;       /* how often the inputs' globs are matched again */
     struct config_input *inputs;
     size_t n_inputs;
     struct config_sink *sinks;

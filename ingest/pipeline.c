@@ -1,13 +1,15 @@
 /* The pipeline: see pipeline.h. Each event is encoded to JSON once and that text is handed to
  * every sink; the sinks' in-flight bytes, summed, are the one budget backpressure watches. Every
  * event gets a token from acks.c; the sinks' settlements move each file's committed offset: the
- * end of its last record such that it and everything before it was settled by every sink. */
+ * end of its last record such that it and everything before it was settled by every sink.
+ * Files are sources (source.c) in a table whose slots stay put while their events are in flight,
+ * since acks.c names a source by its slot. */
 #include "pipeline.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,42 +22,42 @@
 #include "checkpoint.h"
 #include "event_json.h"
 #include "file_sink.h"
+#include "hash.h"
 #include "kafka_sink.h"
 #include "log.h"
-#include "parser.h"
 #include "sink.h"
+#include "source.h"
 #include "tz.h"
+#include "watch.h"
 
 #define READ_CHUNK (1024 * 1024)
+#define CHUNKS_PER_TURN 4 /* per file and turn, so that one busy file does not starve the others */
 #define BACKPRESSURE_POLL_MS 10
-
-/* A file read by this run, and how far every sink has settled it. */
-struct source {
-    char *path;
-    uint64_t dev, ino;
-    uint64_t fingerprint;
-    uint32_t fingerprint_len;
-    uint64_t read;      /* bytes read (from the start of the file, resumed ones included) */
-    uint64_t committed; /* offset every record before which is settled by every sink */
-};
+#define IN_FLIGHT_WAIT_MS 10 /* wait between turns while acknowledgements are due */
+#define MAX_UNREADABLE 1024
 
 struct pipeline {
     const struct config *cfg;
+    bool *new_input;               /* per input: start_at applies to its files */
+    struct source_config *source_cfgs; /* per input */
+    struct lme_tz **zones;         /* per input */
     struct acks *acks;
-    struct source *sources;
-    size_t n_sources, cap_sources;
-    uint32_t current; /* the source being read */
+    struct source *sources;        /* slots; used when tail.path is set */
+    size_t n_sources;
+    uint32_t current;              /* the source being read */
     struct checkpoints checkpoints; /* as loaded, updated by each save */
     int64_t last_save_ms;
+    int64_t last_scan_ms;
+    struct watch *watch;
+    uint64_t unreadable[MAX_UNREADABLE]; /* hashes of paths already reported unreadable */
+    size_t n_unreadable;
     struct sink **sinks;
     size_t n_sinks;
-    struct lme_tz **zones; /* one per input */
     char *chunk;
     struct lme_buf json;
-    uint64_t records;
-    uint64_t files;
+    uint64_t truncations;
     struct lme_err sink_err; /* a sink's failure seen inside the parser's callback */
-    volatile sig_atomic_t *stop;
+    volatile sig_atomic_t *stop, *reload;
 };
 
 static int64_t wall_ms(void)
@@ -70,6 +72,17 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *u64(char *buf, size_t size, uint64_t v)
+{
+    snprintf(buf, size, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+static bool interrupted(const struct pipeline *p)
+{
+    return (p->stop && *p->stop) || (p->reload && *p->reload);
 }
 
 static int make_state_dir(const char *dir, struct lme_err *err)
@@ -102,34 +115,92 @@ static struct sink *sink_create(const struct config *cfg, const struct config_si
     return kafka_sink_create(&cs->kafka, cfg->max_in_flight_bytes, err);
 }
 
-struct pipeline *pipeline_create(const struct config *cfg, struct lme_err *err)
+static bool same_paths(const struct config_input *a, const struct config_input *b)
 {
-    struct pipeline *p = calloc(1, sizeof(*p));
-    if (!p || !(p->sinks = calloc(cfg->n_sinks, sizeof(*p->sinks))) ||
-        !(p->zones = calloc(cfg->n_inputs, sizeof(*p->zones))) || !(p->chunk = malloc(READ_CHUNK))) {
-        lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
-        goto fail;
+    if (a->n_paths != b->n_paths)
+        return false;
+    for (size_t i = 0; i < a->n_paths; i++)
+        if (strcmp(a->paths[i], b->paths[i]) != 0)
+            return false;
+    return true;
+}
+
+/* start_at is for an input's first start: at the daemon's very first (no checkpoints yet), or
+ * when a reload adds it. A restart must not skip what was written while the daemon was down. */
+static void mark_new_inputs(struct pipeline *p, const struct config *previous, bool first_start)
+{
+    for (size_t i = 0; i < p->cfg->n_inputs; i++) {
+        bool known = !first_start && !previous;
+        for (size_t k = 0; previous && k < previous->n_inputs && !known; k++)
+            known = same_paths(&p->cfg->inputs[i], &previous->inputs[k]);
+        p->new_input[i] = !known;
     }
-    p->cfg = cfg;
-    if (!(p->acks = acks_create(err)) || make_state_dir(cfg->state_dir, err) != 0)
-        goto fail;
-    p->last_save_ms = mono_ms();
+}
+
+static int load_checkpoints(struct pipeline *p, bool *first_start)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/checkpoints.json", p->cfg->state_dir);
+    *first_start = access(path, F_OK) != 0;
     struct lme_err cperr;
-    if (checkpoints_load(cfg->state_dir, &p->checkpoints, &cperr) != 0)
+    if (checkpoints_load(p->cfg->state_dir, &p->checkpoints, &cperr) != 0)
         lme_log(LME_LOG_WARN, "checkpoints ignored: every file is read from its start", "error",
                 cperr.msg, NULL);
-    for (size_t i = 0; i < cfg->n_inputs; i++)
+    return 0;
+}
+
+static int create_inputs(struct pipeline *p, struct lme_err *err)
+{
+    const struct config *cfg = p->cfg;
+    for (size_t i = 0; i < cfg->n_inputs; i++) {
         if (!(p->zones[i] = lme_tz_open(cfg->inputs[i].timezone, err)))
-            goto fail;
-    for (; p->n_sinks < cfg->n_sinks; p->n_sinks++) {
-        struct sink *s = sink_create(cfg, &cfg->sinks[p->n_sinks], err);
+            return err->code;
+        p->source_cfgs[i] = (struct source_config){
+            .host = cfg->inputs[i].host_name ? cfg->inputs[i].host_name : cfg->host_name,
+            .tz = p->zones[i],
+            .max_record_bytes = cfg->max_record_bytes,
+            .encoding = cfg->inputs[i].encoding,
+        };
+    }
+    return 0;
+}
+
+static int create_sinks(struct pipeline *p, struct lme_err *err)
+{
+    for (; p->n_sinks < p->cfg->n_sinks; p->n_sinks++) {
+        struct sink *s = sink_create(p->cfg, &p->cfg->sinks[p->n_sinks], err);
         if (!s)
-            goto fail;
+            return err->code;
         snprintf(s->name, sizeof(s->name), "%s[%zu]", s->ops->type, p->n_sinks);
         s->settled = on_settled;
         s->settled_ctx = p->acks;
         p->sinks[p->n_sinks] = s;
     }
+    return 0;
+}
+
+struct pipeline *pipeline_create(const struct config *cfg, const struct config *previous,
+                                 struct lme_err *err)
+{
+    struct pipeline *p = calloc(1, sizeof(*p));
+    if (!p || !(p->sinks = calloc(cfg->n_sinks, sizeof(*p->sinks))) ||
+        !(p->zones = calloc(cfg->n_inputs, sizeof(*p->zones))) ||
+        !(p->source_cfgs = calloc(cfg->n_inputs, sizeof(*p->source_cfgs))) ||
+        !(p->new_input = calloc(cfg->n_inputs, sizeof(*p->new_input))) ||
+        !(p->chunk = malloc(READ_CHUNK))) {
+        lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
+        goto fail;
+    }
+    p->cfg = cfg;
+    if (!(p->acks = acks_create(err)) || make_state_dir(cfg->state_dir, err) != 0 ||
+        !(p->watch = watch_create(err)))
+        goto fail;
+    p->last_save_ms = mono_ms();
+    bool first_start;
+    load_checkpoints(p, &first_start);
+    mark_new_inputs(p, previous, first_start);
+    if (create_inputs(p, err) != 0 || create_sinks(p, err) != 0)
+        goto fail;
     return p;
 fail:
     pipeline_destroy(p);
@@ -145,12 +216,15 @@ void pipeline_destroy(struct pipeline *p)
     for (size_t i = 0; p->zones && i < p->cfg->n_inputs; i++)
         lme_tz_destroy(p->zones[i]);
     for (size_t i = 0; i < p->n_sources; i++)
-        free(p->sources[i].path);
+        source_free(&p->sources[i]);
     free(p->sources);
     acks_destroy(p->acks);
+    watch_destroy(p->watch);
     checkpoints_free(&p->checkpoints);
     free(p->sinks);
     free(p->zones);
+    free(p->source_cfgs);
+    free(p->new_input);
     free(p->chunk);
     lme_buf_free(&p->json);
     free(p);
@@ -176,17 +250,46 @@ static void on_committed(void *ctx, uint32_t source, uint64_t end_offset)
 {
     struct pipeline *p = ctx;
     p->sources[source].committed = end_offset;
+    p->sources[source].pending--;
+}
+
+static bool source_used(const struct source *s)
+{
+    return s->tail.path != NULL;
+}
+
+/* Drops the entries of files no source follows and whose path no longer names them: deleted,
+ * or renamed away from where they were last seen. */
+static void prune_checkpoints(struct pipeline *p)
+{
+    for (size_t i = p->checkpoints.n; i-- > 0;) {
+        const struct checkpoint *cp = &p->checkpoints.v[i];
+        bool followed = false;
+        for (size_t k = 0; k < p->n_sources && !followed; k++) {
+            const struct source *s = &p->sources[k];
+            followed = source_used(s) && !s->superseded && s->tail.dev == cp->dev &&
+                       s->tail.ino == cp->ino;
+        }
+        struct stat st;
+        if (!followed && (stat(cp->path, &st) != 0 || (uint64_t)st.st_dev != cp->dev ||
+                          (uint64_t)st.st_ino != cp->ino))
+            checkpoints_remove(&p->checkpoints, i);
+    }
 }
 
 int pipeline_checkpoint(struct pipeline *p, struct lme_err *err)
 {
     for (size_t i = 0; i < p->n_sources; i++) {
-        const struct source *s = &p->sources[i];
-        struct checkpoint cp = { s->path, s->dev, s->ino, s->fingerprint, s->fingerprint_len,
-                                 s->committed };
+        struct source *s = &p->sources[i];
+        if (!source_used(s) || s->superseded)
+            continue;
+        tail_refresh_fingerprint(&s->tail);
+        struct checkpoint cp = { s->tail.path, s->tail.dev, s->tail.ino, s->tail.fingerprint,
+                                 s->tail.fingerprint_len, s->committed };
         if (checkpoints_set(&p->checkpoints, &cp) != 0)
             return lme_err_set(err, LME_ENOMEM, "checkpoints: out of memory");
     }
+    prune_checkpoints(p);
     p->last_save_ms = mono_ms();
     return checkpoints_save(p->cfg->state_dir, &p->checkpoints, err);
 }
@@ -215,10 +318,11 @@ static int on_event(const struct lme_event *ev, void *ctx)
     lme_buf_reset(&p->json);
     if (event_json_encode(ev, &p->json) != 0)
         return lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory");
-    p->records++;
     uint64_t token;
     if (acks_add(p->acks, p->current, ev->end_offset, &token) != 0)
         return lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory");
+    p->sources[p->current].pending++;
+    p->sources[p->current].records++;
     for (size_t i = 0; i < p->n_sinks; i++) {
         int copies = p->sinks[i]->ops->send(p->sinks[i], ev, p->json.data, p->json.len, token,
                                             &p->sink_err);
@@ -226,7 +330,7 @@ static int on_event(const struct lme_event *ev, void *ctx)
             return copies;
         acks_expect(p->acks, token, copies);
     }
-    while (in_flight_bytes(p) >= p->cfg->max_in_flight_bytes && !*p->stop) {
+    while (in_flight_bytes(p) >= p->cfg->max_in_flight_bytes && !interrupted(p)) {
         int rc = poll_sinks(p, BACKPRESSURE_POLL_MS, &p->sink_err);
         if (rc)
             return rc;
@@ -234,147 +338,383 @@ static int on_event(const struct lme_event *ev, void *ctx)
     return 0;
 }
 
-static int add_source(struct pipeline *p, const char *path, const struct source *identity,
-                      struct lme_err *err)
+/* A non-zero return of a parser call: the sink's failure, or memory. */
+static int stage_failed(struct pipeline *p, int rc, const char *path, struct lme_err *err)
 {
-    if (p->n_sources == p->cap_sources) {
-        size_t cap = p->cap_sources ? 2 * p->cap_sources : 16;
-        struct source *s = realloc(p->sources, cap * sizeof(*s));
-        if (!s)
-            return lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
-        p->sources = s;
-        p->cap_sources = cap;
-    }
-    char *copy = strdup(path);
-    if (!copy)
-        return lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
-    p->sources[p->n_sources] = *identity;
-    p->sources[p->n_sources].path = copy;
-    p->current = (uint32_t)p->n_sources++;
+    if (p->sink_err.code)
+        *err = p->sink_err;
+    else
+        lme_err_set(err, rc, "parsing %s: out of memory", path);
+    return rc;
+}
+
+/* A free slot (reusing one whose file is done and settled), or -1 when memory runs out. */
+static long take_slot(struct pipeline *p)
+{
+    for (size_t i = 0; i < p->n_sources; i++)
+        if (!source_used(&p->sources[i]))
+            return (long)i;
+    struct source *v = realloc(p->sources, (p->n_sources + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    p->sources = v;
+    memset(&p->sources[p->n_sources], 0, sizeof(*v));
+    return (long)p->n_sources++;
+}
+
+/* Logs a file that cannot be read once, not at every scan. */
+static void report_unreadable(struct pipeline *p, const char *path, const char *why)
+{
+    uint64_t h = lme_hash64(path, strlen(path), 0);
+    for (size_t i = 0; i < p->n_unreadable; i++)
+        if (p->unreadable[i] == h)
+            return;
+    if (p->n_unreadable < MAX_UNREADABLE)
+        p->unreadable[p->n_unreadable++] = h;
+    lme_log(LME_LOG_ERROR, "cannot read input", "file", path, "error", why, NULL);
+}
+
+/* Where a file with no checkpoint starts: start_at, then the input's read-back cap. */
+static uint64_t first_offset(struct pipeline *p, struct source *s, bool at_start, bool once)
+{
+    const struct config_input *in = &p->cfg->inputs[s->input];
+    if (!once && at_start && p->new_input[s->input] && in->start_at == CONFIG_START_END)
+        return tail_start_near_end(&s->tail, 0);
+    if (in->max_read_back_bytes > 0)
+        return tail_start_near_end(&s->tail, (uint64_t)in->max_read_back_bytes);
     return 0;
 }
 
-/* Where reading fd starts: the checkpoint's offset when one names this very file (same device,
- * inode and first bytes) and the file is not shorter than it; else the start. Fills the source's
- * identity. */
-static uint64_t resume_offset(struct pipeline *p, int fd, const struct stat *st, const char *path,
-                              struct source *src)
+/* Where reading a file starts: the checkpoint's offset when one names this very file (same
+ * device, inode and first bytes) and the file is not shorter than it; else first_offset. */
+static uint64_t start_offset(struct pipeline *p, struct source *s, bool at_start, bool once)
 {
-    src->dev = (uint64_t)st->st_dev;
-    src->ino = (uint64_t)st->st_ino;
-    if (checkpoint_fingerprint(fd, CHECKPOINT_FINGERPRINT_BYTES, &src->fingerprint,
-                               &src->fingerprint_len) != 0)
-        src->fingerprint_len = 0;
-    struct checkpoint *cp = checkpoints_find(&p->checkpoints, src->dev, src->ino);
+    struct tail_file *t = &s->tail;
+    struct checkpoint *cp = checkpoints_find(&p->checkpoints, t->dev, t->ino);
     if (!cp)
-        return 0;
+        return first_offset(p, s, at_start, once);
     uint64_t fp;
     uint32_t got;
-    if (checkpoint_fingerprint(fd, cp->fingerprint_len, &fp, &got) != 0 ||
+    if (checkpoint_fingerprint(t->fd, cp->fingerprint_len, &fp, &got) != 0 ||
         got != cp->fingerprint_len || fp != cp->fingerprint) {
         lme_log(LME_LOG_INFO, "a new file in a known inode: reading it from its start", "file",
-                path, NULL);
+                t->path, NULL);
         return 0;
     }
-    if (cp->offset > (uint64_t)st->st_size) {
+    if (cp->offset > t->size) {
         lme_log(LME_LOG_WARN, "file shorter than its checkpoint (truncated): reading it from its start",
-                "file", path, NULL);
+                "file", t->path, NULL);
         return 0;
     }
-    if (cp->offset > 0) {
-        char off[24];
-        snprintf(off, sizeof(off), "%llu", (unsigned long long)cp->offset);
-        lme_log(LME_LOG_INFO, "resuming", "file", path, "offset", off, NULL);
-    }
+    char off[24];
+    if (cp->offset > 0)
+        lme_log(LME_LOG_INFO, "resuming", "file", t->path, "offset", u64(off, sizeof(off), cp->offset),
+                NULL);
     return cp->offset;
 }
 
-static int read_file(struct pipeline *p, size_t input, const char *path, struct lme_err *err)
+static int add_source(struct pipeline *p, size_t input, const char *path, bool at_start,
+                      bool once, struct lme_err *err)
 {
-    const struct config_input *in = &p->cfg->inputs[input];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        lme_log(LME_LOG_ERROR, "cannot read input", "file", path, "error",
-                fd < 0 ? strerror(errno) : "not a regular file", NULL);
-        if (fd >= 0)
-            close(fd);
-        return 0;
+    long slot = take_slot(p);
+    if (slot < 0)
+        return lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
+    struct source *s = &p->sources[slot];
+    struct lme_err oerr;
+    if (source_open(s, path, &p->source_cfgs[input], &oerr) != 0) {
+        report_unreadable(p, path, oerr.msg);
+        source_free(s);
+        return oerr.code == LME_ENOMEM ? lme_err_set(err, LME_ENOMEM, "%s", oerr.msg) : 0;
     }
-    char absolute[PATH_MAX]; /* log.file.path is absolute, whatever the glob was */
-    const char *abs_path = realpath(path, absolute) ? absolute : path;
-    struct source src = { 0 };
-    uint64_t start = resume_offset(p, fd, &st, abs_path, &src);
-    if (start > 0 && lseek(fd, (off_t)start, SEEK_SET) < 0)
-        start = 0;
-    src.read = src.committed = start;
-    struct parser_config pc = {
-        .path = abs_path,
-        .host = in->host_name ? in->host_name : p->cfg->host_name,
-        .tz = p->zones[input],
-        .file_dev = (uint64_t)st.st_dev,
-        .file_ino = (uint64_t)st.st_ino,
-        .max_record_bytes = p->cfg->max_record_bytes,
-        .start_offset = start,
-    };
-    int rc = add_source(p, pc.path, &src, err);
-    struct parser *parser = rc ? NULL : parser_create(&pc, err);
-    if (!rc && !parser)
-        rc = err->code;
-    while (!rc && !*p->stop) {
-        ssize_t n = read(fd, p->chunk, READ_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            lme_log(LME_LOG_ERROR, "cannot read input", "file", path, "error", strerror(errno), NULL);
-            break;
+    s->input = input;
+    s->tail.offset = start_offset(p, s, at_start, once);
+    s->committed = s->tail.offset;
+    s->last_growth_ms = mono_ms();
+    s->seen = true;
+    if (source_start(s, &oerr) != 0) {
+        report_unreadable(p, path, oerr.msg);
+        source_free(s);
+        return oerr.code == LME_ENOMEM ? lme_err_set(err, LME_ENOMEM, "%s", oerr.msg) : 0;
+    }
+    char off[24];
+    lme_log(LME_LOG_INFO, "following file", "file", s->tail.path, "offset",
+            u64(off, sizeof(off), s->tail.offset), NULL);
+    return 0;
+}
+
+/* The source following (dev, ino), superseded readings aside; or NULL. */
+static struct source *find_source(struct pipeline *p, uint64_t dev, uint64_t ino)
+{
+    for (size_t i = 0; i < p->n_sources; i++) {
+        struct source *s = &p->sources[i];
+        if (source_used(s) && !s->superseded && s->tail.dev == dev && s->tail.ino == ino)
+            return s;
+    }
+    return NULL;
+}
+
+/* A known file found by a scan: follows its new name, and opens it again when it changed while
+ * closed (idle, or done after a rotation). */
+static void revisit(struct source *s, const char *path, const struct stat *st)
+{
+    s->seen = true;
+    char absolute[PATH_MAX];
+    if (realpath(path, absolute) && strcmp(absolute, s->tail.path) != 0) {
+        char *copy = strdup(absolute);
+        if (copy) {
+            free(s->tail.path);
+            s->tail.path = copy;
+            s->rotated = false; /* found again under a name the inputs follow */
         }
-        p->sources[p->current].read += (uint64_t)n;
-        rc = n == 0 ? parser_finish(parser, wall_ms(), on_event, p)
-                    : parser_feed(parser, p->chunk, (size_t)n, wall_ms(), on_event, p);
-        if (n == 0)
-            break;
     }
-    if (rc && parser) { /* a sink's failure, or the parser's own */
-        if (p->sink_err.code)
-            *err = p->sink_err;
+    if (s->tail.fd >= 0 || (uint64_t)st->st_size == s->tail.offset)
+        return;
+    struct lme_err err;
+    if (source_resume(s, &err) != 0)
+        return; /* replaced meanwhile: the next scan meets the new file */
+    s->done = false;
+    s->rotated = false;
+    s->last_growth_ms = mono_ms();
+    lme_log(LME_LOG_DEBUG, "file changed: reopened", "file", s->tail.path, NULL);
+}
+
+static int scan_glob(struct pipeline *p, size_t input, const char *pattern, bool at_start,
+                     bool once, struct lme_err *err)
+{
+    glob_t g;
+    int grc = glob(pattern, 0, NULL, &g);
+    if (grc == GLOB_NOMATCH && at_start)
+        lme_log(LME_LOG_WARN, "no file matches (yet)", "path", pattern, NULL);
+    if (grc != 0)
+        return 0;
+    int rc = 0;
+    for (size_t f = 0; f < g.gl_pathc && !rc; f++) {
+        struct stat st;
+        if (stat(g.gl_pathv[f], &st) != 0 || S_ISDIR(st.st_mode))
+            continue;
+        struct source *s = find_source(p, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+        if (s)
+            revisit(s, g.gl_pathv[f], &st);
         else
-            lme_err_set(err, rc, "parsing %s: out of memory", path);
+            rc = add_source(p, input, g.gl_pathv[f], at_start, once, err);
     }
-    if (parser) {
-        const struct parser_stats *s = parser_stats(parser);
-        char records[24], failures[24];
-        snprintf(records, sizeof(records), "%llu", (unsigned long long)s->records);
-        snprintf(failures, sizeof(failures), "%llu", (unsigned long long)s->parse_failures);
-        lme_log(LME_LOG_INFO, "file read", "file", path, "records", records, "parse_failures",
-                failures, NULL);
-    }
-    parser_destroy(parser);
-    close(fd);
-    p->files++;
+    globfree(&g);
     return rc;
+}
+
+/* Matches every glob again: new files are added, known ones revisited; a file done and settled
+ * that no glob matches any more is let go. */
+static int scan_inputs(struct pipeline *p, bool at_start, bool once, struct lme_err *err)
+{
+    for (size_t i = 0; i < p->n_sources; i++)
+        p->sources[i].seen = false;
+    for (size_t i = 0; i < p->cfg->n_inputs; i++) {
+        const struct config_input *in = &p->cfg->inputs[i];
+        for (size_t k = 0; k < in->n_paths; k++) {
+            watch_add_glob(p->watch, in->paths[k]);
+            int rc = scan_glob(p, i, in->paths[k], at_start, once, err);
+            if (rc)
+                return rc;
+        }
+    }
+    for (size_t i = 0; i < p->n_sources; i++) {
+        struct source *s = &p->sources[i];
+        if (source_used(s) && (s->done || s->superseded || s->tail.fd < 0) && !s->seen &&
+            s->pending == 0)
+            source_free(s); /* the slot is free again */
+    }
+    p->last_scan_ms = mono_ms();
+    return 0;
+}
+
+/* Reads up to max_chunks chunks of the file; *eof tells whether its end was reached. */
+static int read_source(struct pipeline *p, size_t idx, int max_chunks, bool *eof,
+                       struct lme_err *err)
+{
+    struct source *s = &p->sources[idx];
+    *eof = false;
+    p->current = (uint32_t)idx;
+    for (int i = 0; i < max_chunks && !interrupted(p); i++) {
+        size_t got;
+        struct lme_err rerr = { 0 };
+        int rc = source_read(s, p->chunk, READ_CHUNK, wall_ms(), on_event, p, &got, &rerr);
+        if (rc == LME_EIO && rerr.code == LME_EIO) {
+            report_unreadable(p, s->tail.path, rerr.msg);
+            *eof = true;
+            return 0;
+        }
+        if (rc && rerr.code) {
+            *err = rerr;
+            return rc;
+        }
+        if (rc)
+            return stage_failed(p, rc, s->tail.path, err);
+        if (got == 0) {
+            *eof = true;
+            return 0;
+        }
+        s->last_growth_ms = mono_ms();
+    }
+    return 0;
+}
+
+static void log_file_done(const struct source *s, const char *msg)
+{
+    char records[24], offset[24];
+    lme_log(LME_LOG_INFO, msg, "file", s->tail.path, "records",
+            u64(records, sizeof(records), s->records), "offset",
+            u64(offset, sizeof(offset), s->tail.offset), NULL);
+}
+
+static int finish_source(struct pipeline *p, size_t idx, const char *msg, struct lme_err *err)
+{
+    struct source *s = &p->sources[idx];
+    p->current = (uint32_t)idx;
+    int rc = source_finish(s, wall_ms(), on_event, p);
+    s->done = true;
+    log_file_done(s, msg);
+    return rc ? stage_failed(p, rc, s->tail.path, err) : 0;
+}
+
+/* A file shorter than what was read (copy-and-truncate): the old reading is finished and set
+ * aside (its events still settle, but no longer move the checkpoint) and a new reading of the
+ * same file starts at 0. */
+static int restart_truncated(struct pipeline *p, size_t idx, struct lme_err *err)
+{
+    char was[24];
+    p->truncations++;
+    lme_log(LME_LOG_WARN, "file truncated: reading it again from its start", "file",
+            p->sources[idx].tail.path, "offset",
+            u64(was, sizeof(was), p->sources[idx].tail.offset), NULL);
+    long slot = take_slot(p); /* may move the table */
+    if (slot < 0)
+        return lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
+    struct source *old = &p->sources[idx], *s = &p->sources[slot];
+    *s = (struct source){ .cfg = old->cfg, .input = old->input, .seen = true };
+    s->tail = old->tail; /* the new reading takes the descriptor */
+    if (!(s->tail.path = strdup(old->tail.path)))
+        return lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
+    old->tail.fd = -1;
+    old->superseded = true;
+    p->current = (uint32_t)idx;
+    int rc = source_finish(old, wall_ms(), on_event, p);
+    old->done = true;
+    if (rc)
+        return stage_failed(p, rc, old->tail.path, err);
+    s->tail.offset = 0;
+    s->tail.fingerprint_len = 0; /* the new content's first bytes, once there */
+    s->last_growth_ms = mono_ms();
+    struct lme_err serr;
+    if (source_start(s, &serr) != 0) {
+        report_unreadable(p, s->tail.path, serr.msg);
+        s->done = true;
+    }
+    return 0;
+}
+
+/* After reading a file to its end: what happened to it, and what is due now that it is silent. */
+static int check_source(struct pipeline *p, size_t idx, int64_t now, struct lme_err *err)
+{
+    struct source *s = &p->sources[idx];
+    const struct config_input *in = &p->cfg->inputs[s->input];
+    int64_t silent = now - s->last_growth_ms;
+    enum tail_change change = tail_check(&s->tail);
+    if (change == TAIL_TRUNCATED)
+        return restart_truncated(p, idx, err);
+    if ((change == TAIL_MOVED || change == TAIL_DELETED) && !s->rotated) {
+        s->rotated = true;
+        lme_log(LME_LOG_INFO,
+                change == TAIL_MOVED ? "file renamed away: reading it to its end"
+                                     : "file deleted: reading it to its end",
+                "file", s->tail.path, NULL);
+    }
+    if (s->rotated && silent >= in->rotate_wait_ms)
+        return finish_source(p, idx, "file done", err);
+    if (source_holds(s) && silent >= in->multiline_flush_ms) {
+        p->current = (uint32_t)idx;
+        int rc = source_flush(s, wall_ms(), on_event, p);
+        if (rc)
+            return stage_failed(p, rc, s->tail.path, err);
+    }
+    if (!s->rotated && silent >= in->close_inactive_ms) {
+        source_suspend(s);
+        lme_log(LME_LOG_DEBUG, "file inactive: closed until it changes", "file", s->tail.path, NULL);
+    }
+    return 0;
+}
+
+/* One pass over the open files. *busy: some file had more to read than one turn takes. */
+static int follow_turn(struct pipeline *p, bool *busy, struct lme_err *err)
+{
+    *busy = false;
+    int64_t now = mono_ms();
+    for (size_t i = 0; i < p->n_sources && !interrupted(p); i++) {
+        if (!source_used(&p->sources[i]) || p->sources[i].tail.fd < 0)
+            continue;
+        bool eof;
+        int rc = read_source(p, i, CHUNKS_PER_TURN, &eof, err);
+        if (!rc && eof)
+            rc = check_source(p, i, now, err);
+        if (rc)
+            return rc;
+        *busy |= !eof;
+    }
+    return 0;
 }
 
 int pipeline_read_inputs(struct pipeline *p, volatile sig_atomic_t *stop, struct lme_err *err)
 {
     p->stop = stop;
-    for (size_t i = 0; i < p->cfg->n_inputs && !*stop; i++) {
-        const struct config_input *in = &p->cfg->inputs[i];
-        for (size_t k = 0; k < in->n_paths && !*stop; k++) {
-            glob_t g;
-            int grc = glob(in->paths[k], GLOB_ERR, NULL, &g);
-            if (grc == GLOB_NOMATCH)
-                lme_log(LME_LOG_WARN, "no file matches", "path", in->paths[k], NULL);
-            for (size_t f = 0; grc == 0 && f < g.gl_pathc && !*stop; f++) {
-                int rc = read_file(p, i, g.gl_pathv[f], err);
-                if (rc) {
-                    globfree(&g);
-                    return rc;
-                }
-            }
-            if (grc == 0)
-                globfree(&g);
-        }
+    int rc = scan_inputs(p, true, true, err);
+    for (size_t i = 0; !rc && i < p->n_sources && !interrupted(p); i++) {
+        if (!source_used(&p->sources[i]) || p->sources[i].done)
+            continue;
+        bool eof = false;
+        while (!rc && !eof && !interrupted(p))
+            rc = read_source(p, i, CHUNKS_PER_TURN, &eof, err);
+        if (!rc && eof)
+            rc = finish_source(p, i, "file read", err);
+    }
+    return rc;
+}
+
+int pipeline_follow(struct pipeline *p, volatile sig_atomic_t *stop,
+                    volatile sig_atomic_t *reload, struct lme_err *err)
+{
+    p->stop = stop;
+    p->reload = reload;
+    int rc = scan_inputs(p, true, false, err);
+    bool names_changed = false;
+    while (!rc && !interrupted(p)) {
+        if (names_changed || mono_ms() - p->last_scan_ms >= p->cfg->scan_interval_ms)
+            rc = scan_inputs(p, false, false, err);
+        bool busy = false;
+        if (!rc)
+            rc = follow_turn(p, &busy, err);
+        if (!rc)
+            rc = poll_sinks(p, 0, err);
+        if (rc || busy)
+            continue;
+        int wait = in_flight(p) > 0 ? IN_FLIGHT_WAIT_MS : p->cfg->poll_interval_ms;
+        names_changed = watch_wait(p->watch, wait) == WATCH_NAMES;
+    }
+    return rc;
+}
+
+int pipeline_release_rotated(struct pipeline *p, struct lme_err *err)
+{
+    for (size_t i = 0; i < p->n_sources; i++) {
+        struct source *s = &p->sources[i];
+        if (!source_used(s) || s->done || s->tail.fd < 0 || (!s->rotated && !s->superseded))
+            continue;
+        bool eof = false;
+        int rc = 0;
+        while (!rc && !eof)
+            rc = read_source(p, i, CHUNKS_PER_TURN, &eof, err);
+        if (!rc)
+            rc = finish_source(p, i, "file done", err);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -398,19 +738,25 @@ void pipeline_log_stats(const struct pipeline *p)
     for (size_t i = 0; i < p->n_sinks; i++) {
         const struct sink_stats *s = &p->sinks[i]->stats;
         char v[5][24];
-        snprintf(v[0], sizeof(v[0]), "%llu", (unsigned long long)s->accepted);
-        snprintf(v[1], sizeof(v[1]), "%llu", (unsigned long long)s->delivered);
-        snprintf(v[2], sizeof(v[2]), "%llu", (unsigned long long)s->dead_lettered);
-        snprintf(v[3], sizeof(v[3]), "%llu", (unsigned long long)s->retried);
-        snprintf(v[4], sizeof(v[4]), "%llu", (unsigned long long)s->in_flight);
-        lme_log(LME_LOG_INFO, "sink totals", "sink", p->sinks[i]->name, "accepted", v[0],
-                "delivered", v[1], "dead_lettered", v[2], "retried", v[3], "in_flight", v[4], NULL);
+        lme_log(LME_LOG_INFO, "sink totals", "sink", p->sinks[i]->name,
+                "accepted", u64(v[0], sizeof(v[0]), s->accepted),
+                "delivered", u64(v[1], sizeof(v[1]), s->delivered),
+                "dead_lettered", u64(v[2], sizeof(v[2]), s->dead_lettered),
+                "retried", u64(v[3], sizeof(v[3]), s->retried),
+                "in_flight", u64(v[4], sizeof(v[4]), s->in_flight), NULL);
     }
     for (size_t i = 0; i < p->n_sources; i++) {
+        const struct source *s = &p->sources[i];
+        if (!source_used(s) || s->superseded)
+            continue;
         char committed[24], read[24];
-        snprintf(committed, sizeof(committed), "%llu", (unsigned long long)p->sources[i].committed);
-        snprintf(read, sizeof(read), "%llu", (unsigned long long)p->sources[i].read);
-        lme_log(LME_LOG_INFO, "file settled up to", "file", p->sources[i].path, "offset", committed,
-                "read", read, NULL);
+        lme_log(LME_LOG_INFO, "file settled up to", "file", s->tail.path, "offset",
+                u64(committed, sizeof(committed), s->committed), "read",
+                u64(read, sizeof(read), s->tail.offset), NULL);
+    }
+    if (p->truncations > 0) {
+        char n[24];
+        lme_log(LME_LOG_INFO, "files truncated while followed", "count",
+                u64(n, sizeof(n), p->truncations), NULL);
     }
 }

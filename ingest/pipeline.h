@@ -1,6 +1,6 @@
 /* The pipeline: inputs -> parser -> (enrichment: a pass-through until it arrives) -> every sink.
- * The only module that knows more than one stage. Single-threaded: reading, parsing, encoding
- * and serving the sinks' acknowledgements all happen on the caller's thread, in turn. */
+ * The only module that knows more than one stage. Single-threaded: following files, parsing,
+ * encoding and serving the sinks' acknowledgements all happen on the caller's thread, in turn. */
 #ifndef LME_PIPELINE_H
 #define LME_PIPELINE_H
 
@@ -12,19 +12,33 @@
 
 struct pipeline;
 
-/* Builds the sinks and the inputs' zones from cfg (borrowed until pipeline_destroy) and creates
- * state_dir when missing. Returns NULL with err filled. */
-struct pipeline *pipeline_create(const struct config *cfg, struct lme_err *err);
+/* Builds the sinks and the inputs' zones from cfg (borrowed until pipeline_destroy), creates
+ * state_dir when missing and loads its checkpoints. previous is the configuration this one
+ * replaces (a reload) or NULL: an input it did not have counts as new, and start_at applies to
+ * new inputs only (at the very first start, every input is new). Returns NULL with err filled. */
+struct pipeline *pipeline_create(const struct config *cfg, const struct config *previous,
+                                 struct lme_err *err);
 
 /* NULL-safe. Events still in flight are abandoned: drain first. */
 void pipeline_destroy(struct pipeline *p);
 
-/* Reads every file the inputs' globs match to its end (from its checkpoint when one names the
- * same file: device, inode and first bytes), handing each event to every sink. When
- * the bytes in flight reach the budget, reading waits for the sinks (backpressure). Stops early
- * when *stop becomes non-zero. Returns 0, or a negative code with err filled when a sink fails
- * for good (files that cannot be read are logged and skipped). */
+/* run --once: reads every file the inputs' globs match to its end (from its checkpoint when one
+ * names the same file: device, inode and first bytes), its last record included, handing each
+ * event to every sink. start_at does not apply: this is a backfill. When the bytes in flight
+ * reach the budget, reading waits for the sinks (backpressure). Stops early when *stop becomes
+ * non-zero. Returns 0, or a negative code with err filled when a sink fails for good (files that
+ * cannot be read are logged and skipped). */
 int pipeline_read_inputs(struct pipeline *p, volatile sig_atomic_t *stop, struct lme_err *err);
+
+/* The daemon: follows the inputs (new files, growth, rotation, truncation, deletion; see
+ * docs/config.md) and serves the sinks, until *stop or *reload becomes non-zero. Returns 0, or a
+ * negative code with err filled when a sink fails for good. */
+int pipeline_follow(struct pipeline *p, volatile sig_atomic_t *stop,
+                    volatile sig_atomic_t *reload, struct lme_err *err);
+
+/* Before stopping or reloading: files renamed away or deleted are read to their end and their
+ * last record emitted, since the next run may not find them again. */
+int pipeline_release_rotated(struct pipeline *p, struct lme_err *err);
 
 /* Serves the sinks until nothing is in flight, timeout_ms passes (negative: no limit) or *stop
  * becomes non-zero. Returns the number of events not settled yet (0: all delivered or set
@@ -33,8 +47,8 @@ int64_t pipeline_drain(struct pipeline *p, int timeout_ms, volatile sig_atomic_t
                        struct lme_err *err);
 
 /* Writes every file's settled offset to state_dir/checkpoints.json (atomically); also done every
- * checkpoint_interval_ms while the sinks are served. Returns 0, or an error with err filled (the
- * previous checkpoints stay). */
+ * checkpoint_interval_ms while the sinks are served. Entries of files that are gone are
+ * dropped. Returns 0, or an error with err filled (the previous checkpoints stay). */
 int pipeline_checkpoint(struct pipeline *p, struct lme_err *err);
 
 /* Logs one summary line per sink (accepted, delivered, dead-lettered, retried, in flight) and

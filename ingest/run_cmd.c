@@ -1,6 +1,6 @@
 /* `lme-ingest run --config FILE [--once]` and `lme-ingest check-config --config FILE`.
- * run: reads every input, hands events to the sinks, then either waits for every acknowledgement
- * and exits (--once), or serves the sinks until SIGTERM/SIGINT and drains within drain_timeout_ms. */
+ * run --once reads every input to its end and waits for every acknowledgement; run follows the
+ * inputs until SIGTERM/SIGINT, then drains within drain_timeout_ms. SIGHUP reloads the config. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -12,12 +12,18 @@
 #include "log.h"
 #include "pipeline.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+static void on_reload_signal(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
 }
 
 static void install_signals(void)
@@ -28,6 +34,8 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_reload_signal;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -80,15 +88,55 @@ int check_config_main(int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Without --once: serve the sinks until asked to stop. */
-static int serve_until_stopped(struct pipeline *p, struct lme_err *err)
+/* Hands over from the running pipeline to one built from the new config: everything in flight is
+ * settled and checkpointed first, so the files that stay resume exactly where they were. An
+ * invalid config, or one that cannot start, leaves the running one in place. */
+static void reload(struct pipeline **p, struct config **cfg, const char *file)
+{
+    struct config *next_cfg;
+    struct lme_err err;
+    if (config_load(file, &next_cfg, &err) != 0) {
+        lme_log(LME_LOG_ERROR, "reload refused: invalid configuration, the running one stays",
+                "error", err.msg, NULL);
+        return;
+    }
+    lme_log(LME_LOG_INFO, "reloading", "config", file, NULL);
+    if (pipeline_release_rotated(*p, &err) != 0)
+        lme_log(LME_LOG_ERROR, "pipeline failed", "error", err.msg, NULL);
+    int64_t left = pipeline_drain(*p, (*cfg)->drain_timeout_ms, &stop_requested, &err);
+    if (left != 0)
+        lme_log(LME_LOG_WARN, "reloading with events not acknowledged: they will be sent again",
+                NULL);
+    if (pipeline_checkpoint(*p, &err) != 0)
+        lme_log(LME_LOG_ERROR, "cannot save checkpoints", "error", err.msg, NULL);
+    struct pipeline *next = pipeline_create(next_cfg, *cfg, &err);
+    if (!next) {
+        lme_log(LME_LOG_ERROR, "reload failed: the running configuration stays", "error", err.msg,
+                NULL);
+        config_free(next_cfg);
+        return;
+    }
+    pipeline_destroy(*p);
+    config_free(*cfg);
+    *p = next;
+    *cfg = next_cfg;
+    lme_log(LME_LOG_INFO, "reloaded", "config", file, NULL);
+}
+
+/* Without --once: follow the inputs until asked to stop, reloading on SIGHUP. */
+static int follow_until_stopped(struct pipeline **p, struct config **cfg, const char *file,
+                                struct lme_err *err)
 {
     while (!stop_requested) {
-        int64_t rc = pipeline_drain(p, 200, &stop_requested, err);
-        if (rc < 0)
-            return (int)rc;
+        int rc = pipeline_follow(*p, &stop_requested, &reload_requested, err);
+        if (rc)
+            return rc;
+        if (reload_requested && !stop_requested) {
+            reload_requested = 0;
+            reload(p, cfg, file);
+        }
     }
-    return 0;
+    return pipeline_release_rotated(*p, err);
 }
 
 static int finish(struct pipeline *p, const struct config *cfg, bool once)
@@ -131,16 +179,15 @@ int run_cmd_main(int argc, char **argv)
         return EXIT_USAGE;
     }
     install_signals();
-    struct pipeline *p = pipeline_create(cfg, &err);
+    struct pipeline *p = pipeline_create(cfg, NULL, &err);
     if (!p) {
         lme_log(LME_LOG_ERROR, "cannot start", "error", err.msg, NULL);
         config_free(cfg);
         return EXIT_USAGE;
     }
     lme_log(LME_LOG_INFO, "started", "config", file, "mode", once ? "once" : "daemon", NULL);
-    int rc = pipeline_read_inputs(p, &stop_requested, &err);
-    if (!rc && !once)
-        rc = serve_until_stopped(p, &err);
+    int rc = once ? pipeline_read_inputs(p, &stop_requested, &err)
+                  : follow_until_stopped(&p, &cfg, file, &err);
     int status = EXIT_INPUT;
     if (rc)
         lme_log(LME_LOG_ERROR, "pipeline failed", "error", err.msg, NULL);

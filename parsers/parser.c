@@ -99,6 +99,24 @@ int parser_finish(struct parser *p, int64_t now_ms, parser_emit_fn emit, void *c
     return record_reader_finish(p->reader, on_record, p);
 }
 
+int parser_flush(struct parser *p, int64_t now_ms, parser_emit_fn emit, void *ctx)
+{
+    p->ev.created_ms = now_ms;
+    p->emit = emit;
+    p->ctx = ctx;
+    return record_reader_flush(p->reader, on_record, p);
+}
+
+int parser_holds(const struct parser *p)
+{
+    return record_reader_holds(p->reader);
+}
+
+uint64_t parser_unemitted(const struct parser *p)
+{
+    return record_reader_unemitted(p->reader);
+}
+
 const struct parser_stats *parser_stats(const struct parser *p)
 {
     return &p->stats;

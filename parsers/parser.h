@@ -47,6 +47,18 @@ void parser_destroy(struct parser *p);
 int parser_feed(struct parser *p, const char *data, size_t len, int64_t now_ms,
                 parser_emit_fn emit, void *ctx);
 
+/* The source stopped growing for a while: emits the pending record if only complete lines make
+ * it (a partial last line keeps waiting for its end). A continuation line arriving later becomes
+ * a record of its own. Returns as parser_feed. */
+int parser_flush(struct parser *p, int64_t now_ms, parser_emit_fn emit, void *ctx);
+
+/* 1 when the parser holds bytes not emitted yet (a pending record or a partial line). */
+int parser_holds(const struct parser *p);
+
+/* Absolute offset of the first byte fed that no emitted event covers (blank lines skipped
+ * count as covered): where to read from again to rebuild what the parser holds. */
+uint64_t parser_unemitted(const struct parser *p);
+
 /* End of the source: emits what is still pending (a last line without terminator included). */
 int parser_finish(struct parser *p, int64_t now_ms, parser_emit_fn emit, void *ctx);
 

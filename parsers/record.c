@@ -284,3 +284,20 @@ int record_reader_finish(struct record_reader *r, record_emit_fn emit, void *ctx
         return 0;
     return emit_pending(r, r->offset, emit, ctx);
 }
+
+int record_reader_flush(struct record_reader *r, record_emit_fn emit, void *ctx)
+{
+    if (!r->active || r->partial.len > 0 || r->partial_dropped > 0)
+        return 0; /* a partial line may continue the pending record: wait for its end */
+    return emit_pending(r, r->offset, emit, ctx);
+}
+
+int record_reader_holds(const struct record_reader *r)
+{
+    return r->active || r->partial.len > 0 || r->partial_dropped > 0;
+}
+
+uint64_t record_reader_unemitted(const struct record_reader *r)
+{
+    return r->active ? r->rec_offset : r->offset;
+}

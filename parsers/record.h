@@ -34,6 +34,18 @@ void record_reader_destroy(struct record_reader *r);
 int record_reader_feed(struct record_reader *r, const char *data, size_t len, record_emit_fn emit,
                        void *ctx);
 
+/* No continuation came in time (a file that stopped growing): emits the pending record, made of
+ * complete lines only. A partial line is kept, since its end may still arrive. Returns as
+ * record_reader_feed. */
+int record_reader_flush(struct record_reader *r, record_emit_fn emit, void *ctx);
+
+/* 1 when bytes fed are held (a pending record or a partial line), else 0. */
+int record_reader_holds(const struct record_reader *r);
+
+/* Offset of the first byte fed that is not part of an emitted record (nor a skipped blank line):
+ * where reading must start again to rebuild what the reader holds. */
+uint64_t record_reader_unemitted(const struct record_reader *r);
+
 /* End of stream: a last line without a terminator counts as a line, and the pending record is
  * emitted. The reader can be fed again afterwards. Returns as record_reader_feed. */
 int record_reader_finish(struct record_reader *r, record_emit_fn emit, void *ctx);

@@ -70,6 +70,10 @@ static void test_round_trip_and_update(void **state)
     assert_int_equal(got->fingerprint_len, 1024);
     assert_true(got->offset == 999999999999ULL);
     assert_null(checkpoints_find(&back, 2050, 7));
+    checkpoints_remove(&back, (size_t)(got - back.v));
+    assert_int_equal(back.n, 1);
+    assert_null(checkpoints_find(&back, 2049, 18446744073709551615ULL));
+    assert_non_null(checkpoints_find(&back, 2049, 7));
     checkpoints_free(&cps);
     checkpoints_free(&back);
 }

@@ -143,6 +143,48 @@ static void test_last_line_without_terminator_waits_for_finish(void **state)
     got_free(&g);
 }
 
+/* A file that stops growing: the pending record goes out at flush, a partial line keeps it
+ * waiting, and the reader reports what it still holds and where that starts. */
+static void test_flush_emits_the_pending_record_of_complete_lines(void **state)
+{
+    (void)state;
+    struct lme_err err;
+    struct got g = { 0 };
+    struct browse_log *bl = browse_log_create(&err);
+    struct record_reader *r = record_reader_create(bl, 65536, 100, &err);
+    const char *a = "A(0001) 1 00001:one\nA(0001) 1 00002:two\n  more of two\n";
+    assert_int_equal(record_reader_feed(r, a, strlen(a), collect, &g), 0);
+    assert_int_equal(g.n, 1);
+    assert_true(record_reader_holds(r));
+    assert_int_equal(record_reader_unemitted(r), 100 + 20);
+
+    const char *b = "  still two, partial";
+    assert_int_equal(record_reader_feed(r, b, strlen(b), collect, &g), 0);
+    assert_int_equal(record_reader_flush(r, collect, &g), 0);
+    assert_int_equal(g.n, 1); /* the partial line may belong to "two" */
+
+    assert_int_equal(record_reader_feed(r, "\n", 1, collect, &g), 0);
+    assert_int_equal(record_reader_flush(r, collect, &g), 0);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.r[1].text, "A(0001) 1 00002:two\n  more of two\n  still two, partial");
+    assert_int_equal(g.r[1].end_offset, 100 + strlen(a) + strlen(b) + 1);
+    assert_false(record_reader_holds(r));
+    assert_int_equal(record_reader_unemitted(r), g.r[1].end_offset);
+    assert_int_equal(record_reader_flush(r, collect, &g), 0); /* nothing held: nothing emitted */
+    assert_int_equal(g.n, 2);
+
+    /* a continuation arriving after the flush is a record of its own */
+    const char *c = "  late continuation\nA(0001) 1 00003:three\n";
+    assert_int_equal(record_reader_feed(r, c, strlen(c), collect, &g), 0);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.r[2].kind, BROWSE_LOG_ORPHAN);
+    assert_int_equal(record_reader_finish(r, collect, &g), 0);
+    assert_int_equal(g.n, 4);
+    record_reader_destroy(r);
+    browse_log_destroy(bl);
+    got_free(&g);
+}
+
 static void test_orphan_lines_are_records_of_their_own(void **state)
 {
     (void)state;
@@ -280,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_records_and_offsets),
         cmocka_unit_test(test_any_chunking_gives_the_same_records),
         cmocka_unit_test(test_last_line_without_terminator_waits_for_finish),
+        cmocka_unit_test(test_flush_emits_the_pending_record_of_complete_lines),
         cmocka_unit_test(test_orphan_lines_are_records_of_their_own),
         cmocka_unit_test(test_wrapped_header_is_joined),
         cmocka_unit_test(test_long_record_is_cut_and_counted),

@@ -1,0 +1,167 @@
+/* One followed file: see tail.h. Reads use pread at an explicit offset, so the descriptor's own
+ * position never matters and a truncation is seen by size alone. */
+#include "tail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+
+#define SCAN_BLOCK 4096
+
+int tail_open(struct tail_file *t, const char *path, struct lme_err *err)
+{
+    memset(t, 0, sizeof(*t));
+    t->fd = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return lme_err_set(err, LME_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        close(fd);
+        return lme_err_set(err, LME_EIO, "%s: %s", path,
+                           S_ISREG(st.st_mode) ? strerror(e) : "not a regular file");
+    }
+    char absolute[PATH_MAX];
+    t->path = strdup(realpath(path, absolute) ? absolute : path);
+    if (!t->path) {
+        close(fd);
+        return lme_err_set(err, LME_ENOMEM, "out of memory");
+    }
+    t->fd = fd;
+    t->dev = (uint64_t)st.st_dev;
+    t->ino = (uint64_t)st.st_ino;
+    t->size = (uint64_t)st.st_size;
+    if (checkpoint_fingerprint(fd, CHECKPOINT_FINGERPRINT_BYTES, &t->fingerprint,
+                               &t->fingerprint_len) != 0)
+        t->fingerprint_len = 0;
+    return 0;
+}
+
+int tail_reopen(struct tail_file *t, struct lme_err *err)
+{
+    if (t->fd >= 0)
+        return 0;
+    int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return lme_err_set(err, LME_EIO, "%s: %s", t->path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != t->dev || (uint64_t)st.st_ino != t->ino) {
+        close(fd);
+        return lme_err_set(err, LME_EIO, "%s: no longer the file that was followed", t->path);
+    }
+    t->fd = fd;
+    return 0;
+}
+
+ssize_t tail_read(struct tail_file *t, char *buf, size_t cap)
+{
+    for (;;) {
+        ssize_t n = pread(t->fd, buf, cap, (off_t)t->offset);
+        if (n >= 0) {
+            t->offset += (uint64_t)n;
+            return n;
+        }
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+enum tail_change tail_check(struct tail_file *t)
+{
+    struct stat st;
+    if (fstat(t->fd, &st) != 0)
+        return TAIL_DELETED;
+    t->size = (uint64_t)st.st_size;
+    if (t->size < t->offset)
+        return TAIL_TRUNCATED;
+    if (st.st_nlink == 0)
+        return TAIL_DELETED;
+    struct stat at;
+    if (stat(t->path, &at) != 0 || at.st_dev != st.st_dev || at.st_ino != st.st_ino)
+        return TAIL_MOVED;
+    return TAIL_SAME;
+}
+
+void tail_refresh_fingerprint(struct tail_file *t)
+{
+    if (t->fd < 0 || t->fingerprint_len >= CHECKPOINT_FINGERPRINT_BYTES)
+        return;
+    uint64_t fp;
+    uint32_t got;
+    if (checkpoint_fingerprint(t->fd, CHECKPOINT_FINGERPRINT_BYTES, &fp, &got) == 0 &&
+        got > t->fingerprint_len) {
+        t->fingerprint = fp;
+        t->fingerprint_len = got;
+    }
+}
+
+/* The offset just after the first '\n' at or after `from`, or size when there is none. */
+static uint64_t next_line_start(int fd, uint64_t from, uint64_t size)
+{
+    char block[SCAN_BLOCK];
+    for (uint64_t at = from; at < size;) {
+        ssize_t n = pread(fd, block, sizeof(block), (off_t)at);
+        if (n <= 0)
+            break;
+        char *nl = memchr(block, '\n', (size_t)n);
+        if (nl)
+            return at + (uint64_t)(nl - block) + 1;
+        at += (uint64_t)n;
+    }
+    return size;
+}
+
+/* The start of the line holding the byte before `end`: just after the last '\n' before it. */
+static uint64_t line_start_before(int fd, uint64_t end)
+{
+    char block[SCAN_BLOCK];
+    uint64_t at = end;
+    while (at > 0) {
+        size_t want = at < sizeof(block) ? (size_t)at : sizeof(block);
+        ssize_t n = pread(fd, block, want, (off_t)(at - want));
+        if (n != (ssize_t)want)
+            return end;
+        for (size_t i = want; i > 0; i--)
+            if (block[i - 1] == '\n')
+                return at - want + i;
+        at -= want;
+    }
+    return 0;
+}
+
+uint64_t tail_start_near_end(struct tail_file *t, uint64_t back)
+{
+    if (back == 0) {
+        char last;
+        if (t->size == 0 || (pread(t->fd, &last, 1, (off_t)(t->size - 1)) == 1 && last == '\n'))
+            return t->size;
+        return line_start_before(t->fd, t->size);
+    }
+    if (t->size <= back)
+        return 0;
+    /* the line straddling the cut is dropped whole, so reading starts on a line */
+    return next_line_start(t->fd, t->size - back - 1, t->size);
+}
+
+void tail_close(struct tail_file *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+}
+
+void tail_free(struct tail_file *t)
+{
+    if (!t)
+        return;
+    tail_close(t);
+    free(t->path);
+    t->path = NULL;
+}
