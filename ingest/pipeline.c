@@ -527,14 +527,17 @@ static int scan_inputs(struct pipeline *p, bool at_start, bool once, struct lme_
     return 0;
 }
 
-/* Reads up to max_chunks chunks of the file; *eof tells whether its end was reached. */
+#define TO_THE_END (-1)
+
+/* Reads up to max_chunks chunks of the file, stopping early when interrupted; TO_THE_END reads
+ * it to its end whatever happens. *eof tells whether its end was reached. */
 static int read_source(struct pipeline *p, size_t idx, int max_chunks, bool *eof,
                        struct lme_err *err)
 {
     struct source *s = &p->sources[idx];
     *eof = false;
     p->current = (uint32_t)idx;
-    for (int i = 0; i < max_chunks && !interrupted(p); i++) {
+    for (int i = 0; max_chunks == TO_THE_END || (i < max_chunks && !interrupted(p)); i++) {
         size_t got;
         struct lme_err rerr = { 0 };
         int rc = source_read(s, p->chunk, READ_CHUNK, wall_ms(), on_event, p, &got, &rerr);
@@ -707,10 +710,10 @@ int pipeline_release_rotated(struct pipeline *p, struct lme_err *err)
         struct source *s = &p->sources[i];
         if (!source_used(s) || s->done || s->tail.fd < 0 || (!s->rotated && !s->superseded))
             continue;
-        bool eof = false;
-        int rc = 0;
-        while (!rc && !eof)
-            rc = read_source(p, i, CHUNKS_PER_TURN, &eof, err);
+        /* the budget still holds unless stopping cuts its wait short: then what is left of
+         * these files (normally the last moments' writes) goes over it */
+        bool eof;
+        int rc = read_source(p, i, TO_THE_END, &eof, err);
         if (!rc)
             rc = finish_source(p, i, "file done", err);
         if (rc)
