@@ -72,11 +72,10 @@ void watch_add_glob(struct watch *w, const char *glob)
         return;
     uint32_t mask = IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
                     IN_CLOSE_WRITE | IN_ATTRIB;
-    if (inotify_add_watch(w->fd, dir, mask) < 0) {
+    /* a directory that cannot be watched is remembered too, so that it is reported once */
+    if (inotify_add_watch(w->fd, dir, mask) < 0)
         lme_log(LME_LOG_WARN, "cannot watch directory: its files are polled", "dir", dir, "error",
                 strerror(errno), NULL);
-        return;
-    }
     w->dirs[w->n_dirs] = strdup(dir);
     if (w->dirs[w->n_dirs])
         w->n_dirs++;
