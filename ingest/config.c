@@ -116,6 +116,22 @@ static int get_size(struct reader *r, json_t *obj, const char *key, long long mi
     return rc;
 }
 
+static int get_bool(struct reader *r, json_t *obj, const char *key, int *out, int dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = dflt;
+    if (!v)
+        return 0;
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    size_t saved = push_key(r, key);
+    int rc = fail(r, "expected true or false");
+    pop(r, saved);
+    return rc;
+}
+
 static int get_string_array(struct reader *r, json_t *obj, const char *key, char ***out, size_t *n)
 {
     json_t *v = json_object_get(obj, key);
@@ -435,7 +451,8 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
     static const char *const keys[] = { "host_name", "state_dir", "max_record_bytes",
                                         "max_in_flight_bytes", "drain_timeout_ms",
                                         "once_timeout_ms", "checkpoint_interval_ms",
-                                        "poll_interval_ms", "scan_interval_ms", "inputs",
+                                        "poll_interval_ms", "scan_interval_ms", "inotify",
+                                        "inputs",
                                         "sinks", NULL };
     long long max_record = DEFAULT_MAX_RECORD, in_flight = DEFAULT_IN_FLIGHT;
     long long drain = DEFAULT_DRAIN_MS, once = DEFAULT_ONCE_MS, interval = DEFAULT_CHECKPOINT_MS;
@@ -461,6 +478,8 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
         rc = get_size(r, root, "poll_interval_ms", 10, 60000, &poll_ms);
     if (!rc)
         rc = get_size(r, root, "scan_interval_ms", 10, 3600000, &scan_ms);
+    if (!rc)
+        rc = get_bool(r, root, "inotify", &cfg->inotify, 1);
     if (rc)
         return rc;
     cfg->max_record_bytes = (size_t)max_record;

@@ -50,6 +50,7 @@ struct config {
     int checkpoint_interval_ms; /* how often settled offsets are written to state_dir */
     int poll_interval_ms;       /* how often open files are checked for growth without inotify */
     int scan_interval_ms;       /* how often the inputs' globs are matched again */
+    int inotify;                /* 0: polling only (as Fluent Bit's inotify_watcher false) */
     struct config_input *inputs;
     size_t n_inputs;
     struct config_sink *sinks;

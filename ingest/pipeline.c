@@ -193,7 +193,7 @@ struct pipeline *pipeline_create(const struct config *cfg, const struct config *
     }
     p->cfg = cfg;
     if (!(p->acks = acks_create(err)) || make_state_dir(cfg->state_dir, err) != 0 ||
-        !(p->watch = watch_create(err)))
+        !(p->watch = watch_create(cfg->inotify, err)))
         goto fail;
     p->last_save_ms = mono_ms();
     bool first_start;
@@ -475,7 +475,7 @@ static void revisit(struct source *s, const char *path, const struct stat *st)
     s->done = false;
     s->rotated = false;
     s->last_growth_ms = mono_ms();
-    lme_log(LME_LOG_DEBUG, "file changed: reopened", "file", s->tail.path, NULL);
+    lme_log(LME_LOG_INFO, "file changed: reopened", "file", s->tail.path, NULL);
 }
 
 static int scan_glob(struct pipeline *p, size_t input, const char *pattern, bool at_start,
@@ -641,7 +641,7 @@ static int check_source(struct pipeline *p, size_t idx, int64_t now, struct lme_
     }
     if (!s->rotated && silent >= in->close_inactive_ms) {
         source_suspend(s);
-        lme_log(LME_LOG_DEBUG, "file inactive: closed until it changes", "file", s->tail.path, NULL);
+        lme_log(LME_LOG_INFO, "file inactive: closed until it changes", "file", s->tail.path, NULL);
     }
     return 0;
 }

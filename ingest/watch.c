@@ -22,13 +22,16 @@ struct watch {
     size_t n_dirs;
 };
 
-struct watch *watch_create(struct lme_err *err)
+struct watch *watch_create(int use_inotify, struct lme_err *err)
 {
     struct watch *w = calloc(1, sizeof(*w));
     if (!w) {
         lme_err_set(err, LME_ENOMEM, "watch: out of memory");
         return NULL;
     }
+    w->fd = -1;
+    if (!use_inotify)
+        return w;
     w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (w->fd < 0)
         lme_log(LME_LOG_WARN, "inotify unavailable: files are polled", "error", strerror(errno),

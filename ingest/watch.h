@@ -8,9 +8,10 @@
 
 struct watch;
 
-/* Returns NULL with err filled when memory runs out. Without inotify (or out of watches) the
- * watch still works and never wakes anyone: polling does the job. */
-struct watch *watch_create(struct lme_err *err);
+/* use_inotify 0: polling only. Returns NULL with err filled when memory runs out. Without
+ * inotify (or out of watches) the watch still works and never wakes anyone: polling does the
+ * job. */
+struct watch *watch_create(int use_inotify, struct lme_err *err);
 
 /* NULL-safe. */
 void watch_destroy(struct watch *w);

@@ -504,6 +504,32 @@ static void test_sighup_reload_adds_an_input_and_keeps_the_others(void **state)
     stop(&d);
 }
 
+/* Without inotify (as on network mounts): growth, new files and rotation are still seen, by
+ * polling; a file silent past close_inactive_ms is closed and opened again when it grows. */
+static void test_polling_only_and_idle_files_closed_and_reopened(void **state)
+{
+    (void)state;
+    char input[PATH_MAX + 256];
+    snprintf(input, sizeof(input),
+             "{\"type\":\"file\",\"paths\":[\"%s/*.log\"],\"multiline_flush_ms\":100,"
+             "\"rotate_wait_ms\":200,\"close_inactive_ms\":1000}", logs);
+    write_config_for(input, ",\"inotify\":false");
+    struct proc d;
+    start(&d);
+    append_records(in_logs("a.log"), 0, 10);
+    expect_seqs(10, 0, 10, 1);
+    assert_true(file_wait_for(err_log, "file inactive: closed until it changes", 5000));
+    append_records(in_logs("a.log"), 10, 20);
+    expect_seqs(20, 0, 20, 1);
+    assert_true(file_wait_for(err_log, "file changed: reopened", 1000));
+    char rotated[2 * PATH_MAX];
+    snprintf(rotated, sizeof(rotated), "%s/a.old", logs);
+    assert_int_equal(rename(in_logs("a.log"), rotated), 0);
+    append_records(in_logs("a.log"), 20, 30);
+    expect_seqs(30, 0, 30, 1);
+    stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -523,6 +549,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_read_back_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_utf16le_with_bom_is_read_as_utf8_with_file_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_reload_adds_an_input_and_keeps_the_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_polling_only_and_idle_files_closed_and_reopened, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,7 +76,44 @@ static void test_minimal_config_gets_defaults(void **state)
     assert_int_equal(cfg->n_sinks, 1); /* no sink: JSON lines on standard output */
     assert_int_equal(cfg->sinks[0].type, CONFIG_SINK_FILE);
     assert_string_equal(cfg->sinks[0].path, "-");
+    /* following */
+    assert_int_equal(cfg->poll_interval_ms, 250);
+    assert_int_equal(cfg->scan_interval_ms, 1000);
+    assert_int_equal(cfg->inotify, 1);
+    assert_int_equal(cfg->inputs[0].start_at, CONFIG_START_BEGINNING);
+    assert_int_equal(cfg->inputs[0].encoding, CONFIG_ENCODING_AUTO);
+    assert_int_equal(cfg->inputs[0].max_read_back_bytes, 0);
+    assert_int_equal(cfg->inputs[0].multiline_flush_ms, 2000);
+    assert_int_equal(cfg->inputs[0].rotate_wait_ms, 5000);
+    assert_int_equal(cfg->inputs[0].close_inactive_ms, 300000);
     config_free(cfg);
+}
+
+static void test_follow_keys(void **state)
+{
+    (void)state;
+    struct config *cfg;
+    struct lme_err err;
+    int rc = load("{\"inotify\":false,\"poll_interval_ms\":50,\"inputs\":[{\"type\":\"file\","
+                  "\"paths\":[\"/l/*.log\"],\"start_at\":\"end\",\"encoding\":\"utf-16le\","
+                  "\"max_read_back_bytes\":1048576,\"multiline_flush_ms\":0}]}", &cfg, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(cfg->inotify, 0);
+    assert_int_equal(cfg->poll_interval_ms, 50);
+    assert_int_equal(cfg->inputs[0].start_at, CONFIG_START_END);
+    assert_int_equal(cfg->inputs[0].encoding, CONFIG_ENCODING_UTF16LE);
+    assert_int_equal(cfg->inputs[0].max_read_back_bytes, 1048576);
+    assert_int_equal(cfg->inputs[0].multiline_flush_ms, 0);
+    config_free(cfg);
+    expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":[\"/x\"],\"start_at\":\"middle\"}]}",
+                 "key 'inputs[0].start_at'", "\"beginning\" or \"end\"", NULL);
+    expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":[\"/x\"],\"encoding\":\"latin1\"}]}",
+                 "key 'inputs[0].encoding'", "utf-16le", NULL);
+    expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":[\"/x\"],\"close_inactive_ms\":5}]}",
+                 "key 'inputs[0].close_inactive_ms'", "1000", NULL);
+    expect_error("{" INPUT ",\"inotify\":\"yes\"}", "key 'inotify'", "true or false", NULL);
+    expect_error("{" INPUT ",\"poll_interval_ms\":0}", "key 'poll_interval_ms'", NULL);
 }
 
 static void test_full_kafka_sink(void **state)
@@ -157,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_config_gets_defaults),
         cmocka_unit_test(test_full_kafka_sink),
+        cmocka_unit_test(test_follow_keys),
         cmocka_unit_test(test_errors_name_file_key_and_expectation),
         cmocka_unit_test(test_secrets_never_appear_in_errors),
     };
