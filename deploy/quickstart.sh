@@ -66,6 +66,9 @@ run_sample() {
         { cat "$dir/daemon.log" >&2; die "the daemon failed"; }
     kcat -b "$brokers" -C -t lme.events -o beginning -e -q \
         -f 'partition %p offset %o key %k headers %h\n%s\n'
+    echo
+    echo "== lme.alerts: each 41220 with its diagnosis (the sample connector's Notes.ini names the wrong ID)"
+    kcat -b "$brokers" -C -t lme.alerts -o beginning -e -q -f '%s\n'
 }
 
 case "${1:-sample}" in

@@ -15,6 +15,9 @@ void parse_cmd_usage(void);
 /* lme-ingest run --config FILE [--once] */
 int run_cmd_main(int argc, char **argv);
 
+/* lme-ingest diagnose --config FILE [--connector NAME] [--json] */
+int diagnose_cmd_main(int argc, char **argv);
+
 /* lme-ingest check-config --config FILE */
 int check_config_main(int argc, char **argv);
 

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,12 @@
 #define DEFAULT_FLUSH_MS 2000
 #define DEFAULT_ROTATE_WAIT_MS 5000
 #define DEFAULT_CLOSE_INACTIVE_MS 300000
+#define DEFAULT_PROBE_CACHE_MS 60000
+#define DEFAULT_PROBE_WAIT_MS 3000
+#define DEFAULT_PROBE_TIMEOUT_MS 2000
+#define DEFAULT_CONTEXT_RECORDS 16
+#define DEFAULT_CONTEXT_AGE_MS 60000
+#define NOTES_PORT 1352
 
 /* What is being read: the file and the key path, for error messages. */
 struct reader {
@@ -417,6 +424,169 @@ static int read_list(struct reader *r, json_t *root, const char *key, size_t ele
     return rc;
 }
 
+/* path_map: {"C:\\": "/mnt/exch01/c/", ...} */
+static int read_path_map(struct reader *r, json_t *obj, struct enrich_connector *c)
+{
+    json_t *map = json_object_get(obj, "path_map");
+    if (!map)
+        return 0;
+    size_t saved = push_key(r, "path_map");
+    int rc = 0;
+    if (!json_is_object(map))
+        rc = fail(r, "expected an object of Windows prefix to local path, e.g. {\"C:\\\\\": \"/mnt/exch01/c/\"}");
+    else if (!(c->path_map = calloc(json_object_size(map) + 1, sizeof(*c->path_map))))
+        rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    const char *key;
+    json_t *v;
+    if (!rc)
+        json_object_foreach(map, key, v) {
+            if (!json_is_string(v) || json_string_length(v) == 0 || !*key) {
+                push_key(r, key);
+                rc = fail(r, "expected a non-empty local path");
+                break;
+            }
+            struct winpath_map *m = &c->path_map[c->n_path_map];
+            m->windows = strdup(key);
+            m->local = strdup(json_string_value(v));
+            c->n_path_map++;
+            if (!m->windows || !m->local) {
+                rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
+                break;
+            }
+        }
+    pop(r, saved);
+    return rc;
+}
+
+static int read_notes_server(struct reader *r, json_t *obj, struct enrich_connector *c)
+{
+    static const char *const keys[] = { "host", "port", NULL };
+    json_t *server = json_object_get(obj, "notes_server");
+    c->server_port = NOTES_PORT;
+    if (!server)
+        return 0;
+    size_t saved = push_key(r, "notes_server");
+    long long port = NOTES_PORT;
+    int rc = json_is_object(server) ? only_keys(r, server, keys)
+                                    : fail(r, "expected {\"host\": NAME, \"port\": 1352}");
+    if (!rc)
+        rc = get_string(r, server, "host", &c->server_host);
+    if (!rc && !c->server_host) {
+        size_t k = push_key(r, "host");
+        rc = fail(r, "missing (the Notes server's host name)");
+        pop(r, k);
+    }
+    if (!rc)
+        rc = get_size(r, server, "port", 1, 65535, &port);
+    c->server_port = (int)port;
+    pop(r, saved);
+    return rc;
+}
+
+static int read_connector(struct reader *r, const char *name, json_t *obj,
+                          struct enrich_connector *c)
+{
+    static const char *const keys[] = { "notes_ini", "id_file", "notes_server", "service_user",
+                                        "exchconn_ini", "path_map", NULL };
+    if (!(c->name = strdup(name)))
+        return lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    if (!json_is_object(obj))
+        return fail(r, "expected an object (notes_ini, id_file, notes_server, service_user, "
+                       "exchconn_ini, path_map)");
+    int rc = only_keys(r, obj, keys);
+    if (!rc)
+        rc = get_string(r, obj, "notes_ini", &c->notes_ini);
+    if (!rc)
+        rc = get_string(r, obj, "id_file", &c->id_file);
+    if (!rc)
+        rc = get_string(r, obj, "service_user", &c->service_user);
+    if (!rc)
+        rc = get_string(r, obj, "exchconn_ini", &c->exchconn_ini);
+    if (!rc)
+        rc = read_notes_server(r, obj, c);
+    if (!rc)
+        rc = read_path_map(r, obj, c);
+    return rc;
+}
+
+static int read_connectors(struct reader *r, json_t *root, struct config *cfg)
+{
+    json_t *map = json_object_get(root, "connectors");
+    if (!map)
+        return 0;
+    size_t saved = push_key(r, "connectors");
+    int rc = 0;
+    if (!json_is_object(map))
+        rc = fail(r, "expected an object: connector name -> its files and Notes server");
+    else if (!(cfg->connectors = calloc(json_object_size(map) + 1, sizeof(*cfg->connectors))))
+        rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    const char *name;
+    json_t *v;
+    if (!rc)
+        json_object_foreach(map, name, v) {
+            size_t k = push_key(r, name);
+            rc = read_connector(r, name, v, &cfg->connectors[cfg->n_connectors++]);
+            pop(r, k);
+            if (rc)
+                break;
+        }
+    pop(r, saved);
+    return rc;
+}
+
+static int read_enrichment(struct reader *r, json_t *root, struct config *cfg)
+{
+    static const char *const keys[] = { "probe_cache_ms", "max_wait_ms", "probe_timeout_ms",
+                                        "context_records", "context_max_age_ms", NULL };
+    long long cache = DEFAULT_PROBE_CACHE_MS, wait = DEFAULT_PROBE_WAIT_MS;
+    long long timeout = DEFAULT_PROBE_TIMEOUT_MS, records = DEFAULT_CONTEXT_RECORDS;
+    long long age = DEFAULT_CONTEXT_AGE_MS;
+    json_t *obj = json_object_get(root, "enrichment");
+    size_t saved = push_key(r, "enrichment");
+    int rc = 0;
+    if (obj && !json_is_object(obj))
+        rc = fail(r, "expected an object");
+    else if (obj)
+        rc = only_keys(r, obj, keys);
+    if (!rc && obj)
+        rc = get_size(r, obj, "probe_cache_ms", 0, 86400000, &cache);
+    if (!rc && obj)
+        rc = get_size(r, obj, "max_wait_ms", 0, 60000, &wait);
+    if (!rc && obj)
+        rc = get_size(r, obj, "probe_timeout_ms", 10, 60000, &timeout);
+    if (!rc && obj)
+        rc = get_size(r, obj, "context_records", 1, 1024, &records);
+    if (!rc && obj)
+        rc = get_size(r, obj, "context_max_age_ms", 0, 86400000, &age);
+    pop(r, saved);
+    cfg->enrichment = (struct enrich_config){
+        .connectors = cfg->connectors,
+        .n_connectors = cfg->n_connectors,
+        .cache_ms = (int)cache,
+        .max_wait_ms = (int)wait,
+        .probe_timeout_ms = (int)timeout,
+        .context_records = (int)records,
+        .context_max_age_ms = (int)age,
+    };
+    return rc;
+}
+
+/* Every input's connector must be one of `connectors`. */
+static int check_input_connectors(struct reader *r, struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_inputs; i++) {
+        const char *name = cfg->inputs[i].connector;
+        bool known = !name;
+        for (size_t k = 0; name && k < cfg->n_connectors && !known; k++)
+            known = strcmp(cfg->connectors[k].name, name) == 0;
+        if (known)
+            continue;
+        snprintf(r->path, sizeof(r->path), "inputs[%zu].connector", i);
+        return fail(r, "no connector '%s' in 'connectors'", name);
+    }
+    return 0;
+}
+
 static int read_items(struct reader *r, json_t *root, struct config *cfg)
 {
     int rc = read_list(r, root, "inputs", sizeof(struct config_input), (void **)&cfg->inputs,
@@ -427,6 +597,12 @@ static int read_items(struct reader *r, json_t *root, struct config *cfg)
         rc = read_input(r, json_array_get(json_object_get(root, "inputs"), i), &cfg->inputs[i]);
         pop(r, saved);
     }
+    if (!rc)
+        rc = read_connectors(r, root, cfg);
+    if (!rc)
+        rc = read_enrichment(r, root, cfg);
+    if (!rc)
+        rc = check_input_connectors(r, cfg);
     if (rc)
         return rc;
     if (!json_object_get(root, "sinks")) { /* no sink: JSON lines on standard output */
@@ -452,7 +628,7 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
                                         "max_in_flight_bytes", "drain_timeout_ms",
                                         "once_timeout_ms", "checkpoint_interval_ms",
                                         "poll_interval_ms", "scan_interval_ms", "inotify",
-                                        "inputs",
+                                        "inputs", "connectors", "enrichment",
                                         "sinks", NULL };
     long long max_record = DEFAULT_MAX_RECORD, in_flight = DEFAULT_IN_FLIGHT;
     long long drain = DEFAULT_DRAIN_MS, once = DEFAULT_ONCE_MS, interval = DEFAULT_CHECKPOINT_MS;
@@ -554,6 +730,21 @@ void config_free(struct config *cfg)
         free_strings(s->kafka.prop_names, s->kafka.n_props);
         free_strings(s->kafka.prop_values, s->kafka.n_props);
     }
+    for (size_t i = 0; cfg->connectors && i < cfg->n_connectors; i++) {
+        struct enrich_connector *c = &cfg->connectors[i];
+        free(c->name);
+        free(c->notes_ini);
+        free(c->id_file);
+        free(c->server_host);
+        free(c->service_user);
+        free(c->exchconn_ini);
+        for (size_t k = 0; c->path_map && k < c->n_path_map; k++) {
+            free((char *)c->path_map[k].windows);
+            free((char *)c->path_map[k].local);
+        }
+        free(c->path_map);
+    }
+    free(cfg->connectors);
     free(cfg->inputs);
     free(cfg->sinks);
     free(cfg->file);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "enrich.h"
 #include "err.h"
 #include "kafka_sink.h"
 
@@ -55,6 +56,9 @@ struct config {
     size_t n_inputs;
     struct config_sink *sinks;
     size_t n_sinks;
+    struct enrich_connector *connectors; /* `connectors`, in file order */
+    size_t n_connectors;
+    struct enrich_config enrichment;     /* `enrichment`; connectors point at the above */
 };
 
 /* Reads and checks path. On success *out owns a config (free with config_free). Every value is

@@ -18,6 +18,10 @@ static void usage(FILE *out)
             "                    every event to the configured sinks (Kafka, files);\n"
             "                    --once: read every input to its end, wait for every\n"
             "                    acknowledgement, exit\n"
+            "  diagnose --config FILE [--connector NAME] [--json]\n"
+            "                    probe each connector now (Notes.ini, ID file, Notes\n"
+            "                    server) and report the probable cause of 41220 errors;\n"
+            "                    exit 0 healthy, 1 a fault found\n"
             "  check-config --config FILE\n"
             "                    validate a configuration without starting\n"
             "  parse [FILE...]   parse browse logs (or standard input) and print one JSON\n"
@@ -50,6 +54,8 @@ int main(int argc, char **argv)
         return parse_cmd_main(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return run_cmd_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "diagnose") == 0)
+        return diagnose_cmd_main(argc - 1, argv + 1);
     if (strcmp(cmd, "check-config") == 0)
         return check_config_main(argc - 1, argv + 1);
 

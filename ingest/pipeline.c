@@ -20,6 +20,7 @@
 #include "acks.h"
 #include "buf.h"
 #include "checkpoint.h"
+#include "enrich.h"
 #include "event_json.h"
 #include "file_sink.h"
 #include "hash.h"
@@ -42,6 +43,7 @@ struct pipeline {
     struct source_config *source_cfgs; /* per input */
     struct lme_tz **zones;         /* per input */
     struct acks *acks;
+    struct enrich *enrich;
     struct source *sources;        /* slots; used when tail.path is set */
     size_t n_sources;
     uint32_t current;              /* the source being read */
@@ -193,7 +195,8 @@ struct pipeline *pipeline_create(const struct config *cfg, const struct config *
     }
     p->cfg = cfg;
     if (!(p->acks = acks_create(err)) || make_state_dir(cfg->state_dir, err) != 0 ||
-        !(p->watch = watch_create(cfg->inotify, err)))
+        !(p->watch = watch_create(cfg->inotify, err)) ||
+        !(p->enrich = enrich_create(&cfg->enrichment, err)))
         goto fail;
     p->last_save_ms = mono_ms();
     bool first_start;
@@ -219,6 +222,7 @@ void pipeline_destroy(struct pipeline *p)
         source_free(&p->sources[i]);
     free(p->sources);
     acks_destroy(p->acks);
+    enrich_destroy(p->enrich);
     watch_destroy(p->watch);
     checkpoints_free(&p->checkpoints);
     free(p->sinks);
@@ -311,10 +315,35 @@ static int poll_sinks(struct pipeline *p, int timeout_ms, struct lme_err *err)
     return 0;
 }
 
+/* While a 41220 waits for its probes, acknowledgements keep flowing. */
+static void serve_sinks_briefly(void *ctx)
+{
+    struct pipeline *p = ctx;
+    if (!p->sink_err.code)
+        poll_sinks(p, 0, &p->sink_err);
+}
+
+/* Enrichment: every event feeds the log context; a 41220 leaves with its diagnosis. */
+static int enrich(struct pipeline *p, const struct lme_event **ev, struct lme_event *diagnosed)
+{
+    if (!enrich_wants(*ev))
+        return enrich_observe(p->enrich, *ev) ? lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory") : 0;
+    *diagnosed = **ev;
+    const char *connector = p->cfg->inputs[p->sources[p->current].input].connector;
+    if (enrich_event(p->enrich, connector, diagnosed, serve_sinks_briefly, p) != 0)
+        return lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory");
+    *ev = diagnosed;
+    return p->sink_err.code;
+}
+
 /* Every event goes to every sink; then reading waits while the budget is spent. */
 static int on_event(const struct lme_event *ev, void *ctx)
 {
     struct pipeline *p = ctx;
+    struct lme_event diagnosed;
+    int rc = enrich(p, &ev, &diagnosed);
+    if (rc)
+        return rc;
     lme_buf_reset(&p->json);
     if (event_json_encode(ev, &p->json) != 0)
         return lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory");
@@ -331,7 +360,7 @@ static int on_event(const struct lme_event *ev, void *ctx)
         acks_expect(p->acks, token, copies);
     }
     while (in_flight_bytes(p) >= p->cfg->max_in_flight_bytes && !interrupted(p)) {
-        int rc = poll_sinks(p, BACKPRESSURE_POLL_MS, &p->sink_err);
+        rc = poll_sinks(p, BACKPRESSURE_POLL_MS, &p->sink_err);
         if (rc)
             return rc;
     }

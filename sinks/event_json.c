@@ -320,7 +320,7 @@ static size_t worst_case(const struct lme_event *ev)
     size_t text = ev->original.len + ev->message.len + ev->code.len + ev->component.len +
                   ev->origin_file.len + ev->error_type.len + ev->path.len + ev->host.len +
                   ev->timezone.len;
-    return 6 * text + 1024; /* 1024: every key, number and constant */
+    return 6 * text + ev->diagnosis.len + 1024; /* 1024: every key, number and constant */
 }
 
 int event_json_encode(const struct lme_event *ev, struct lme_buf *out)
@@ -352,6 +352,10 @@ int event_json_encode(const struct lme_event *ev, struct lme_buf *out)
     if (ev->flags & LME_EV_TRUNCATED) {
         PUT_LIT(&wr, ",\"truncated_bytes\":");
         put_u64(&wr, ev->truncated_bytes);
+    }
+    if (ev->diagnosis.len) { /* already JSON, made by the enrichment stage */
+        PUT_LIT(&wr, ",\"diagnosis\":");
+        put(&wr, ev->diagnosis.ptr, ev->diagnosis.len);
     }
     *wr.w++ = '}';
     put_tags(&wr, ev);

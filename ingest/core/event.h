@@ -57,6 +57,10 @@ struct lme_event {
     enum lme_event_shape shape;
     uint32_t flags;             /* enum lme_event_flag */
     uint64_t truncated_bytes;   /* bytes cut off when LME_EV_TRUNCATED */
+
+    /* Added by enrichment: lme.diagnosis as a JSON object's text (docs/diagnosis.md), written
+     * as it is; absent for events without one. */
+    struct lme_str diagnosis;
 };
 
 /* Writes the event's stable id: 32 lowercase hex digits and a NUL into out.

@@ -1,0 +1,108 @@
+/* `lme-ingest diagnose --config FILE [--connector NAME] [--json]`: runs every probe of each
+ * configured connector now and prints what an operator can act on. Exit 0 when every probe
+ * passed, 1 when a fault was found, 2 on a usage or configuration error. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+#include "diagnosis.h"
+#include "log.h"
+#include "probes.h"
+
+struct options {
+    const char *config;
+    const char *connector;
+    bool json;
+};
+
+/* Returns 0, 1 after --help, -1 on a usage error. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "connector", required_argument, NULL, 'n' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c == 'c') {
+            o->config = optarg;
+        } else if (c == 'n') {
+            o->connector = optarg;
+        } else if (c == 'j') {
+            o->json = true;
+        } else if (c == 'h') {
+            printf("Usage: lme-ingest diagnose --config FILE [--connector NAME] [--json]\n");
+            return 1;
+        } else {
+            fprintf(stderr, "lme-ingest diagnose: try 'lme-ingest diagnose --help'\n");
+            return -1;
+        }
+    }
+    if (!o->config || optind < argc) {
+        fprintf(stderr, "lme-ingest diagnose: --config FILE is required\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Probes one connector and prints its report; returns 1 when a fault was found, 0 when not, or
+ * a negative code. */
+static int diagnose_one(const struct config *cfg, const struct enrich_connector *c, bool json)
+{
+    struct probe_report report;
+    if (probes_run(c, cfg->enrichment.probe_timeout_ms, &report) != 0)
+        return LME_ENOMEM;
+    struct diagnosis d;
+    diagnosis_make(c, &report, NULL, false, &d);
+    struct lme_buf out = LME_BUF_INIT;
+    int rc = json ? diagnosis_to_json(&d, &out) : diagnosis_to_text(&d, &out);
+    if (!rc)
+        rc = lme_buf_append_str(&out, "\n");
+    if (!rc)
+        fwrite(out.data, 1, out.len, stdout);
+    lme_buf_free(&out);
+    return rc ? rc : diagnosis_cause(&d) != CAUSE_NONE;
+}
+
+int diagnose_cmd_main(int argc, char **argv)
+{
+    struct options o = { 0 };
+    int opt = parse_options(argc, argv, &o);
+    if (opt)
+        return opt > 0 ? EXIT_OK : EXIT_USAGE;
+    struct config *cfg;
+    struct lme_err err;
+    if (config_load(o.config, &cfg, &err) != 0) {
+        lme_log(LME_LOG_ERROR, "invalid configuration", "error", err.msg, NULL);
+        return EXIT_USAGE;
+    }
+    int status = EXIT_USAGE, faults = 0, checked = 0;
+    for (size_t i = 0; i < cfg->n_connectors; i++) {
+        if (o.connector && strcmp(o.connector, cfg->connectors[i].name) != 0)
+            continue;
+        int rc = diagnose_one(cfg, &cfg->connectors[i], o.json);
+        if (rc < 0) {
+            lme_log(LME_LOG_ERROR, "diagnose: out of memory", NULL);
+            goto done;
+        }
+        faults += rc;
+        checked++;
+    }
+    if (checked == 0) {
+        lme_log(LME_LOG_ERROR, o.connector ? "no such connector in the configuration"
+                                           : "the configuration has no connectors",
+                "config", o.config, "connector", o.connector ? o.connector : "", NULL);
+        goto done;
+    }
+    status = faults ? EXIT_INPUT : EXIT_OK;
+done:
+    fflush(stdout);
+    config_free(cfg);
+    return status;
+}
