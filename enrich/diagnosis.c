@@ -4,12 +4,13 @@
  * log line that only fits, and a transient sign (a 64210 while the server answers now) ranks low. */
 #include "diagnosis.h"
 
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "json_str.h"
 
 struct cause_info {
     const char *name;
@@ -279,9 +280,11 @@ void diagnosis_make(const struct enrich_connector *connector, const struct probe
         d->findings[0].cause = for_event ? CAUSE_UNKNOWN : CAUSE_NONE;
         d->findings[0].score = for_event ? 0 : 100;
         snprintf(d->findings[0].summary, sizeof(d->findings[0].summary), "%s",
-                 for_event ? "No probe failed and the records before it show no known cause; "
-                             "the evidence lists what was ruled out."
-                           : "Every probe passed.");
+                 !for_event ? "Every probe passed."
+                 : report   ? "No probe failed and the records before it show no known cause; "
+                              "the evidence lists what was ruled out."
+                            : "Nothing was probed and the records before it point at no single "
+                              "cause; the candidates list what remains possible.");
     }
     if (!report && for_event)
         add_unprobed(d);
@@ -316,82 +319,91 @@ static const char *fix_arg(const struct diagnosis *d, enum diagnosis_cause cause
     return c->id_file ? c->id_file : "see the connector's configuration";
 }
 
-static json_t *remediation_json(const struct diagnosis *d, enum diagnosis_cause cause)
+/* ---- JSON, written directly: a diagnosis is made for every new 41220 situation, so it must be
+ * cheap, and log text in it may be any bytes (json_str.h makes them valid JSON). ---- */
+
+static int put_lit(struct lme_buf *out, const char *s)
 {
-    json_t *steps = json_array();
+    return lme_buf_append_str(out, s);
+}
+
+static int put_str(struct lme_buf *out, const char *s)
+{
+    return lme_json_append_string(out, s, strlen(s));
+}
+
+/* ,"key":"value" (or without the comma for the first member) */
+static int put_member(struct lme_buf *out, bool first, const char *key, const char *value)
+{
+    int rc = put_lit(out, first ? "\"" : ",\"");
+    if (!rc)
+        rc = put_lit(out, key);
+    if (!rc)
+        rc = put_lit(out, "\":");
+    return rc ? rc : put_str(out, value);
+}
+
+static int put_remediation(struct lme_buf *out, const struct diagnosis *d, enum diagnosis_cause cause)
+{
     char arg[320], step[1024];
-    for (int i = 0; steps && i < 3 && causes[cause].remediation[i]; i++) {
+    int rc = put_lit(out, ",\"remediation\":[");
+    for (int i = 0; !rc && i < 3 && causes[cause].remediation[i]; i++) {
         snprintf(step, sizeof(step), causes[cause].remediation[i], fix_arg(d, cause, arg, sizeof(arg)));
-        json_array_append_new(steps, json_string(step));
+        rc = (i ? put_lit(out, ",") : 0) || put_str(out, step);
     }
-    return steps;
+    if (!rc)
+        rc = put_lit(out, "],\"references\":[");
+    for (int i = 0; !rc && i < 3 && causes[cause].references[i]; i++)
+        rc = (i ? put_lit(out, ",") : 0) || put_str(out, causes[cause].references[i]);
+    return rc ? LME_ENOMEM : put_lit(out, "]");
 }
 
-static json_t *strings_json(const char *const v[], int n)
+static int put_evidence(struct lme_buf *out, const struct diagnosis *d)
 {
-    json_t *a = json_array();
-    for (int i = 0; a && i < n && v[i]; i++)
-        json_array_append_new(a, json_string(v[i]));
-    return a;
-}
-
-static json_t *evidence_json(const struct diagnosis *d)
-{
-    json_t *a = json_array();
-    for (int i = 0; a && i < d->n_evidence; i++) {
+    int rc = put_lit(out, ",\"evidence\":[");
+    for (int i = 0; !rc && i < d->n_evidence; i++) {
         const struct diagnosis_evidence *e = &d->evidence[i];
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s%}", "source", e->source, "check",
-                                           e->check, "result", e->result, "detail", e->detail,
-                                           strlen(e->detail)));
+        rc = put_lit(out, i ? ",{" : "{") || put_member(out, true, "source", e->source) ||
+             put_member(out, false, "check", e->check) || put_member(out, false, "result", e->result) ||
+             put_member(out, false, "detail", e->detail) || put_lit(out, "}");
     }
-    return a;
+    return rc ? LME_ENOMEM : put_lit(out, "]");
 }
 
-static json_t *candidates_json(const struct diagnosis *d)
+static int put_candidates(struct lme_buf *out, const struct diagnosis *d)
 {
-    json_t *a = json_array();
-    for (int i = 1; a && i < d->n_findings; i++) {
+    int rc = put_lit(out, ",\"candidates\":[");
+    for (int i = 1; !rc && i < d->n_findings; i++) {
         const struct diagnosis_finding *f = &d->findings[i];
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s%}", "cause", causes[f->cause].name,
-                                           "confidence",
-                                           diagnosis_confidence_name(diagnosis_confidence_of(f->score)),
-                                           "summary", f->summary, strlen(f->summary)));
+        rc = put_lit(out, i > 1 ? ",{" : "{") || put_member(out, true, "cause", causes[f->cause].name) ||
+             put_member(out, false, "confidence",
+                        diagnosis_confidence_name(diagnosis_confidence_of(f->score))) ||
+             put_member(out, false, "summary", f->summary) || put_lit(out, "}");
     }
-    return a;
-}
-
-static json_t *to_json(const struct diagnosis *d)
-{
-    const struct diagnosis_finding *top = &d->findings[0];
-    json_t *o = json_pack("{s:s, s:s, s:s%}", "cause", causes[top->cause].name, "confidence",
-                          diagnosis_confidence_name(diagnosis_confidence_of(top->score)), "summary",
-                          top->summary, strlen(top->summary));
-    if (!o)
-        return NULL;
-    if (d->connector)
-        json_object_set_new(o, "connector", json_string(d->connector->name));
-    json_object_set_new(o, "evidence", evidence_json(d));
-    json_object_set_new(o, "remediation", remediation_json(d, top->cause));
-    json_object_set_new(o, "references", strings_json(causes[top->cause].references, 3));
-    if (d->probed) {
-        char when[64];
-        format_time(d->probed_at_ms, when);
-        json_object_set_new(o, "probed_at", json_string(when));
-    }
-    if (d->probes_late)
-        json_object_set_new(o, "probes_late", json_true());
-    json_object_set_new(o, "candidates", candidates_json(d));
-    return o;
+    return rc ? LME_ENOMEM : put_lit(out, "]");
 }
 
 int diagnosis_to_json(const struct diagnosis *d, struct lme_buf *out)
 {
-    json_t *o = to_json(d);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    int rc = text ? lme_buf_append_str(out, text) : LME_ENOMEM;
-    free(text);
-    return rc;
+    const struct diagnosis_finding *top = &d->findings[0];
+    int rc = put_lit(out, "{") || put_member(out, true, "cause", causes[top->cause].name) ||
+             put_member(out, false, "confidence",
+                        diagnosis_confidence_name(diagnosis_confidence_of(top->score))) ||
+             put_member(out, false, "summary", top->summary);
+    if (!rc && d->connector)
+        rc = put_member(out, false, "connector", d->connector->name);
+    if (!rc)
+        rc = put_evidence(out, d) || put_remediation(out, d, top->cause);
+    if (!rc && d->probed) {
+        char when[64];
+        format_time(d->probed_at_ms, when);
+        rc = put_member(out, false, "probed_at", when);
+    }
+    if (!rc && d->probes_late)
+        rc = put_lit(out, ",\"probes_late\":true");
+    if (!rc)
+        rc = put_candidates(out, d) || put_lit(out, "}");
+    return rc ? LME_ENOMEM : 0;
 }
 
 static int appendf(struct lme_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -10,9 +10,11 @@
 #include <time.h>
 
 #include "context.h"
+#include "hash.h"
 #include "log.h"
 
 #define WAIT_SLICE_MS 10
+#define MADE_CACHE 32 /* diagnoses kept for reuse: a host's few recurring situations */
 
 struct slot {
     struct probe_report report; /* the last round's */
@@ -33,7 +35,13 @@ struct enrich {
     bool stop;
     struct enrich_stats stats;
     struct probe_report snapshot; /* the pipeline thread's copy of a slot's report */
-    struct lme_buf json;
+    struct made {                 /* diagnoses made, by what they were made from */
+        uint64_t key;             /* see diagnosis_key; 0: unused */
+        struct lme_buf json;
+        enum diagnosis_cause cause;
+        uint64_t last_use;
+    } made[MADE_CACHE];
+    uint64_t uses;
 };
 
 static int64_t mono_ms(void)
@@ -132,7 +140,8 @@ void enrich_destroy(struct enrich *e)
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->wake);
     context_destroy(e->context);
-    lme_buf_free(&e->json);
+    for (int i = 0; i < MADE_CACHE; i++)
+        lme_buf_free(&e->made[i].json);
     free(e->slots);
     free(e);
 }
@@ -145,10 +154,11 @@ static long connector_index(const struct enrich *e, const char *name)
     return -1;
 }
 
-/* Copies slot i's report into e->snapshot, asking for (and waiting up to max_wait_ms on) a new
- * round when it is older than cache_ms. Returns 1 when a report was copied; *late tells that the
- * round asked for did not finish in time (a stale report, or none, is used). */
-static int latest_report(struct enrich *e, long i, void (*waiting)(void *), void *ctx, bool *late)
+/* Whether slot i has a report, asking for (and waiting up to max_wait_ms on) a new round when
+ * it is older than cache_ms. *late tells that the round asked for did not finish in time (a
+ * stale report, or none, serves); *round which round the slot holds. */
+static int latest_report(struct enrich *e, long i, void (*waiting)(void *), void *ctx, bool *late,
+                         uint64_t *round)
 {
     struct slot *s = &e->slots[i];
     int64_t deadline = mono_ms() + e->cfg.max_wait_ms;
@@ -177,8 +187,7 @@ static int latest_report(struct enrich *e, long i, void (*waiting)(void *), void
     }
     *late = !fresh && s->rounds == rounds;
     int have = s->have;
-    if (have)
-        e->snapshot = s->report;
+    *round = s->rounds;
     pthread_mutex_unlock(&e->mu);
     return have;
 }
@@ -188,27 +197,86 @@ int enrich_observe(struct enrich *e, const struct lme_event *ev)
     return context_observe(e->context, ev);
 }
 
+/* What a diagnosis is made from, hashed: the connector, its probe round, whether that round was
+ * late, and the log signals (their times aside, which the diagnosis does not show). A burst of
+ * 41220s with the same key shares one diagnosis, made once. */
+static uint64_t diagnosis_key(long connector, uint64_t round, bool have, bool late,
+                              const struct context_signals *sig)
+{
+    uint64_t head[4] = { (uint64_t)connector, round, have, late };
+    uint64_t h = lme_hash64(head, sizeof(head), 0x6469616721ULL);
+    bool flags[4] = { sig->lock_timeout, sig->mailbox_not_found, sig->connect_failure,
+                      sig->mail_system_failure };
+    h = lme_hash64(flags, sizeof(flags), h);
+    h = lme_hash64(sig->server, strlen(sig->server), h);
+    for (int k = 0; k < sig->n_seen; k++) {
+        const struct context_record *rec = &sig->seen[k];
+        h = lme_hash64(rec->code, strlen(rec->code), h);
+        h = lme_hash64(rec->status, strlen(rec->status), h);
+        h = lme_hash64(rec->text, strlen(rec->text), h);
+    }
+    return h ? h : 1;
+}
+
+/* The cached diagnosis made from key, or the least recently used entry, emptied, to make it in. */
+static struct made *find_made(struct enrich *e, uint64_t key, bool *hit)
+{
+    struct made *lru = &e->made[0];
+    for (int i = 0; i < MADE_CACHE; i++) {
+        if (e->made[i].key == key) {
+            *hit = true;
+            return &e->made[i];
+        }
+        if (e->made[i].last_use < lru->last_use)
+            lru = &e->made[i];
+    }
+    *hit = false;
+    lru->key = 0;
+    lme_buf_reset(&lru->json);
+    return lru;
+}
+
+/* Makes the diagnosis into m from slot i's latest report (when have) and the signals. */
+static int make_diagnosis(struct enrich *e, struct made *m, long i, bool have, bool late,
+                          const struct context_signals *signals)
+{
+    if (have) {
+        pthread_mutex_lock(&e->mu);
+        e->snapshot = e->slots[i].report;
+        pthread_mutex_unlock(&e->mu);
+    }
+    struct diagnosis d;
+    diagnosis_make(i >= 0 ? &e->cfg.connectors[i] : NULL, have ? &e->snapshot : NULL, signals,
+                   true, &d);
+    d.probes_late = late;
+    m->cause = diagnosis_cause(&d);
+    return diagnosis_to_json(&d, &m->json);
+}
+
 int enrich_event(struct enrich *e, const char *connector, struct lme_event *ev,
                  void (*waiting)(void *ctx), void *ctx)
 {
-    long i = connector_index(e, connector);
-    bool late = false;
-    int have = i >= 0 && latest_report(e, i, waiting, ctx, &late);
     struct context_signals signals;
     context_signals(e->context, ev, &signals);
-    struct diagnosis d;
-    diagnosis_make(i >= 0 ? &e->cfg.connectors[i] : NULL, have ? &e->snapshot : NULL, &signals,
-                   true, &d);
-    d.probes_late = late;
-    lme_buf_reset(&e->json);
-    if (diagnosis_to_json(&d, &e->json) != 0)
-        return LME_ENOMEM;
-    ev->diagnosis = (struct lme_str){ e->json.data, e->json.len };
+    long i = connector_index(e, connector);
+    bool late = false;
+    uint64_t round = 0;
+    int have = i >= 0 && latest_report(e, i, waiting, ctx, &late, &round);
+    uint64_t key = diagnosis_key(i, round, have, late, &signals);
+    bool hit;
+    struct made *m = find_made(e, key, &hit);
+    if (!hit) {
+        if (make_diagnosis(e, m, i, have, late, &signals) != 0)
+            return LME_ENOMEM;
+        m->key = key; /* a round finishing meanwhile only makes the next key differ */
+    }
+    m->last_use = ++e->uses;
+    ev->diagnosis = (struct lme_str){ m->json.data, m->json.len };
     ev->flags |= LME_EV_DIAGNOSED;
     pthread_mutex_lock(&e->mu);
     e->stats.diagnosed++;
     e->stats.late += late;
-    e->stats.by_cause[diagnosis_cause(&d)]++;
+    e->stats.by_cause[m->cause]++;
     pthread_mutex_unlock(&e->mu);
     return 0;
 }

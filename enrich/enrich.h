@@ -14,6 +14,7 @@
 #include "probes.h"
 
 struct enrich_config {
+    int enabled;           /* 0: events pass through untouched (for comparisons) */
     const struct enrich_connector *connectors; /* borrowed; must outlive the stage */
     size_t n_connectors;
     int cache_ms;          /* a probe round's results serve this long */

@@ -536,8 +536,10 @@ static int read_connectors(struct reader *r, json_t *root, struct config *cfg)
 
 static int read_enrichment(struct reader *r, json_t *root, struct config *cfg)
 {
-    static const char *const keys[] = { "probe_cache_ms", "max_wait_ms", "probe_timeout_ms",
-                                        "context_records", "context_max_age_ms", NULL };
+    static const char *const keys[] = { "enabled", "probe_cache_ms", "max_wait_ms",
+                                        "probe_timeout_ms", "context_records",
+                                        "context_max_age_ms", NULL };
+    int enabled = 1;
     long long cache = DEFAULT_PROBE_CACHE_MS, wait = DEFAULT_PROBE_WAIT_MS;
     long long timeout = DEFAULT_PROBE_TIMEOUT_MS, records = DEFAULT_CONTEXT_RECORDS;
     long long age = DEFAULT_CONTEXT_AGE_MS;
@@ -548,6 +550,8 @@ static int read_enrichment(struct reader *r, json_t *root, struct config *cfg)
         rc = fail(r, "expected an object");
     else if (obj)
         rc = only_keys(r, obj, keys);
+    if (!rc && obj)
+        rc = get_bool(r, obj, "enabled", &enabled, 1);
     if (!rc && obj)
         rc = get_size(r, obj, "probe_cache_ms", 0, 86400000, &cache);
     if (!rc && obj)
@@ -560,6 +564,7 @@ static int read_enrichment(struct reader *r, json_t *root, struct config *cfg)
         rc = get_size(r, obj, "context_max_age_ms", 0, 86400000, &age);
     pop(r, saved);
     cfg->enrichment = (struct enrich_config){
+        .enabled = enabled,
         .connectors = cfg->connectors,
         .n_connectors = cfg->n_connectors,
         .cache_ms = (int)cache,

@@ -326,6 +326,8 @@ static void serve_sinks_briefly(void *ctx)
 /* Enrichment: every event feeds the log context; a 41220 leaves with its diagnosis. */
 static int enrich(struct pipeline *p, const struct lme_event **ev, struct lme_event *diagnosed)
 {
+    if (!p->cfg->enrichment.enabled)
+        return 0;
     if (!enrich_wants(*ev))
         return enrich_observe(p->enrich, *ev) ? lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory") : 0;
     *diagnosed = **ev;

@@ -7,17 +7,10 @@
 #include <string.h>
 
 #include "err.h"
+#include "json_str.h"
 #include "tz.h"
 
 #define ECS_VERSION "8.11.0"
-
-/* Windows-1252 for 0x80..0x9F; 0xA0..0xFF are U+00A0..U+00FF. The five bytes 1252 leaves
- * undefined map to the C1 controls of the same value, so every byte has a character. */
-static const uint16_t cp1252_high[32] = {
-    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
-};
 
 struct writer {
     char *w;
@@ -54,123 +47,9 @@ static void put_i64(struct writer *wr, int64_t v)
     put_u64(wr, (uint64_t)v);
 }
 
-/* Length of the valid UTF-8 sequence at s (1 < length <= 4), or 0 when the bytes are not one. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        if (c == 0xED)
-            hi = 0x9F; /* no UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
-static void put_codepoint(struct writer *wr, unsigned cp)
-{
-    if (cp < 0x800) {
-        *wr->w++ = (char)(0xC0 | cp >> 6);
-        *wr->w++ = (char)(0x80 | (cp & 0x3F));
-        return;
-    }
-    *wr->w++ = (char)(0xE0 | cp >> 12);
-    *wr->w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-    *wr->w++ = (char)(0x80 | (cp & 0x3F));
-}
-
-static void put_escaped_ascii(struct writer *wr, unsigned char c)
-{
-    static const char hex[] = "0123456789abcdef";
-    char esc = 0;
-    switch (c) {
-    case '"': esc = '"'; break;
-    case '\\': esc = '\\'; break;
-    case '\n': esc = 'n'; break;
-    case '\r': esc = 'r'; break;
-    case '\t': esc = 't'; break;
-    case '\b': esc = 'b'; break;
-    case '\f': esc = 'f'; break;
-    default: break;
-    }
-    if (esc) {
-        *wr->w++ = '\\';
-        *wr->w++ = esc;
-        return;
-    }
-    put(wr, "\\u00", 4);
-    *wr->w++ = hex[c >> 4];
-    *wr->w++ = hex[c & 0xF];
-}
-
-/* True when none of the 8 bytes needs attention: no control byte, '"', '\\' or byte >= 0x80. */
-static inline bool word_is_plain(uint64_t v)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t ctl = (v - ones * 0x20) & ~v;          /* high bit set where byte < 0x20 */
-    uint64_t quote = v ^ (ones * '"');
-    uint64_t bslash = v ^ (ones * '\\');
-    uint64_t hits = ctl | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | v;
-    return (hits & highs) == 0;
-}
-
-static inline bool byte_is_plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
 static void put_string(struct writer *wr, struct lme_str str)
 {
-    const unsigned char *s = (const unsigned char *)str.ptr;
-    size_t n = str.len, i = 0;
-    *wr->w++ = '"';
-    while (i < n) {
-        size_t start = i;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t v;
-            memcpy(&v, s + i, 8);
-            if (!word_is_plain(v))
-                break;
-        }
-        while (i < n && byte_is_plain(s[i]))
-            i++;
-        put(wr, (const char *)s + start, i - start);
-        if (i >= n)
-            break;
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            put_escaped_ascii(wr, c);
-            i++;
-            continue;
-        }
-        size_t k = utf8_seq_len(s + i, n - i);
-        if (k) {
-            put(wr, (const char *)s + i, k);
-            i += k;
-            continue;
-        }
-        put_codepoint(wr, c < 0xA0 ? cp1252_high[c - 0x80] : c);
-        wr->non_utf8 = true;
-        i++;
-    }
-    *wr->w++ = '"';
+    wr->w = lme_json_put_string(wr->w, str.ptr, str.len, &wr->non_utf8);
 }
 
 /* Copies s as it is: for text that is already JSON. */

@@ -224,6 +224,19 @@ static void test_without_probes_every_config_cause_stays_possible(void **state)
     json_decref(j);
 }
 
+/* Log text is any bytes (a Windows code page): the diagnosis stays valid JSON. */
+static void test_log_text_that_is_not_utf8(void **state)
+{
+    (void)state;
+    struct context_signals sig = { .lock_timeout = true, .n_seen = 1 };
+    snprintf(sig.seen[0].code, sizeof(sig.seen[0].code), "01211");
+    snprintf(sig.seen[0].text, sizeof(sig.seen[0].text), "Unable to lock \"caf\xe9\"\x01");
+    json_t *j = expect(NULL, &sig, "notes_api_lock_timeout", "high");
+    const char *detail = str(json_array_get(json_object_get(j, "evidence"), 0), "detail");
+    assert_string_equal(detail, "01211: Unable to lock \"caf\xc3\xa9\"\x01");
+    json_decref(j);
+}
+
 static struct lme_event event(const char *component, const char *code, const char *status,
                               const char *message, int64_t time_ms)
 {
@@ -286,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_healthy_round_is_unknown_with_what_was_ruled_out),
         cmocka_unit_test(test_without_probes_every_config_cause_stays_possible),
         cmocka_unit_test(test_context_reads_the_records_before_a_41220),
+        cmocka_unit_test(test_log_text_that_is_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
