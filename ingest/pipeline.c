@@ -588,6 +588,7 @@ static int read_source(struct pipeline *p, size_t idx, int max_chunks, bool *eof
             return 0;
         }
         s->last_growth_ms = mono_ms();
+        s->flushed = false;
     }
     return 0;
 }
@@ -664,8 +665,9 @@ static int check_source(struct pipeline *p, size_t idx, int64_t now, struct lme_
     }
     if (s->rotated && silent >= in->rotate_wait_ms)
         return finish_source(p, idx, "file done", err);
-    if (source_holds(s) && silent >= in->multiline_flush_ms) {
+    if (source_holds(s) && !s->flushed && silent >= in->multiline_flush_ms) {
         p->current = (uint32_t)idx;
+        s->flushed = true; /* a partial line left: it waits for its end, not for a timer */
         int rc = source_flush(s, wall_ms(), on_event, p);
         if (rc)
             return stage_failed(p, rc, s->tail.path, err);
@@ -712,6 +714,23 @@ int pipeline_read_inputs(struct pipeline *p, volatile sig_atomic_t *stop, struct
     return rc;
 }
 
+/* How long the follow loop may sleep: until the next poll, or sooner when a silent file's last
+ * record falls due (multiline_flush_ms), so that it goes out on time. */
+static int idle_wait_ms(const struct pipeline *p)
+{
+    int wait = in_flight(p) > 0 ? IN_FLIGHT_WAIT_MS : p->cfg->poll_interval_ms;
+    int64_t now = mono_ms();
+    for (size_t i = 0; i < p->n_sources; i++) {
+        const struct source *s = &p->sources[i];
+        if (!source_used(s) || s->tail.fd < 0 || s->flushed || !source_holds(s))
+            continue;
+        int64_t due = s->last_growth_ms + p->cfg->inputs[s->input].multiline_flush_ms - now;
+        if (due < wait)
+            wait = due > 1 ? (int)due : 1;
+    }
+    return wait;
+}
+
 int pipeline_follow(struct pipeline *p, volatile sig_atomic_t *stop,
                     volatile sig_atomic_t *reload, struct lme_err *err)
 {
@@ -729,8 +748,7 @@ int pipeline_follow(struct pipeline *p, volatile sig_atomic_t *stop,
             rc = poll_sinks(p, 0, err);
         if (rc || busy)
             continue;
-        int wait = in_flight(p) > 0 ? IN_FLIGHT_WAIT_MS : p->cfg->poll_interval_ms;
-        names_changed = watch_wait(p->watch, wait) == WATCH_NAMES;
+        names_changed = watch_wait(p->watch, idle_wait_ms(p)) == WATCH_NAMES;
     }
     return rc;
 }

@@ -40,6 +40,7 @@ struct source {
     bool done;               /* read for good; kept until settled */
     bool superseded;         /* a newer reading of the same file replaced it (truncation) */
     bool seen;               /* matched by the latest scan */
+    bool flushed;            /* its pending record was flushed since it last grew */
 
     /* The current read's callback, for the parser's callback to forward to. */
     parser_emit_fn emit;

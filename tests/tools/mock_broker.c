@@ -89,8 +89,16 @@ static void serve(rd_kafka_mock_cluster_t *mc, int brokers)
         printf("ok\n");
         fflush(stdout);
     }
+    /* stdin closed: wait for a signal. Blocked while stop is checked, so that one arriving
+     * just before the wait still ends it (pause() would miss it and hang). */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &old);
     while (!stop)
-        pause();
+        sigsuspend(&old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 int main(int argc, char **argv)
