@@ -11,6 +11,9 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -312,6 +315,76 @@ static void test_burst_of_41220s_costs_one_probe_round(void **state)
     json_decref(events);
 }
 
+/* Connections to port until one is still pending after 100 ms: the accept queue of a listener
+ * that never accepts is full and new SYNs are dropped, so a probe times out. Returns 1 then;
+ * the sockets stay open (closed at exit). */
+static int fill_accept_queue(int port)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    for (int i = 0; i < 64; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno != EINPROGRESS))
+            return 0;
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        if (poll(&p, 1, 100) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* A probe round slower than max_wait_ms: the 41220 goes out on time with what the log says,
+ * marked probes_late (the daemon still lets the round end before it exits: it is bounded by
+ * probe_timeout_ms). */
+static void test_slow_probes_do_not_hold_a_41220_past_max_wait(void **state)
+{
+    (void)state;
+    int port = 0;
+    int deaf = loopback_socket(&port);
+    assert_true(deaf >= 0);
+    assert_int_equal(listen(deaf, 0), 0);
+    if (!fill_accept_queue(port)) {
+        print_message("skipped: this kernel completes connections to a full accept queue\n");
+        close(deaf);
+        skip();
+        return;
+    }
+    char inputs[PATH_MAX + 256];
+    snprintf(inputs, sizeof(inputs),
+             "{\"type\":\"file\",\"paths\":[\"%s/samples/Q197509.log\"],\"connector\":\"notes-main\"}",
+             fixtures);
+    char text[8192];
+    int n = snprintf(text, sizeof(text),
+        "{\"state_dir\":\"%s/state\",\"inputs\":[%s],"
+        "\"sinks\":[{\"type\":\"file\",\"path\":\"%s/out.jsonl\"}],"
+        "\"connectors\":{\"notes-main\":{\"notes_server\":{\"host\":\"127.0.0.1\",\"port\":%d}}},"
+        "\"enrichment\":{\"probe_timeout_ms\":4000,\"max_wait_ms\":200}}",
+        tmp, inputs, tmp, port);
+    assert_int_equal(write_file(in_tmp("lme.json"), text, (size_t)n), 0);
+    unlink(in_tmp("out.jsonl"));
+    remove_tree(in_tmp("state"));
+    struct run_result res;
+    char *argv[] = { (char *)binary, "run", "--config", (char *)in_tmp("lme.json"), "--once", NULL };
+    assert_int_equal(run_cmd(argv, NULL, 0, &res), 0);
+    assert_int_equal(res.status, 0);
+    run_result_free(&res);
+    size_t len;
+    char *out = read_file(in_tmp("out.jsonl"), &len);
+    json_t *events = events_parse(out, len);
+    free(out);
+    json_t *ev, *found = NULL;
+    size_t i;
+    json_array_foreach(events, i, ev)
+        if (event_get(ev, "lme.diagnosis"))
+            found = ev;
+    assert_non_null(found);
+    assert_true(json_is_true(event_get(found, "lme.diagnosis.probes_late")));
+    assert_null(event_get(found, "lme.diagnosis.probed_at"));
+    assert_string_equal(event_str(found, "lme.diagnosis.cause"), "notes_api_lock_timeout");
+    json_decref(events);
+    close(deaf);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -326,6 +399,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_diagnose_exit_codes),
         cmocka_unit_test(test_samples_through_run_once),
         cmocka_unit_test(test_burst_of_41220s_costs_one_probe_round),
+        cmocka_unit_test(test_slow_probes_do_not_hold_a_41220_past_max_wait),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
