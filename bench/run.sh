@@ -56,6 +56,10 @@ cat >"$config" <<EOF
  "inputs":[{"type":"file","paths":["$corpus"],"timezone":"UTC"}],
  "sinks":[{"type":"kafka","brokers":"$brokers","topic":"lme.events"}]}
 EOF
+# the same without the 41220 diagnosis, to show what enrichment costs
+config_plain=$tools/bench-kafka-plain.json
+sed 's/"once_timeout_ms":600000,/"once_timeout_ms":600000,"enrichment":{"enabled":false},/' \
+    "$config" >"$config_plain"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "corpus: $corpus, $n records, $bytes bytes, $(wc -l <"$corpus") lines"
@@ -69,6 +73,8 @@ cp "$out" "$tools/parse.jsonl"
 # each run starts without checkpoints, or it would resume at the end and send nothing
 read -r w c r < <(best_of bash -c 'rm -rf "$1/state" && exec "$2" run --config "$3" --once' _ \
     "$tools" "$lme" "$config"); row "lme-ingest run --once > Kafka (all acknowledged)" "$w" "$c" "$r"
+read -r w c r < <(best_of bash -c 'rm -rf "$1/state" && exec "$2" run --config "$3" --once' _ \
+    "$tools" "$lme" "$config_plain"); row "the same, enrichment off" "$w" "$c" "$r"
 mv "$tools/parse.jsonl" "$out"
 
 events=$(wc -l <"$out")

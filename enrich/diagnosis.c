@@ -230,7 +230,7 @@ static void judge_log(struct diagnosis *d, const struct context_signals *sig, bo
     }
 }
 
-/* Causes no probe could rule out, when there was no probe round. */
+/* Causes no probe could rule out, when the connector's probe round came too late. */
 static void add_unprobed(struct diagnosis *d)
 {
     static const enum diagnosis_cause config_causes[] = {
@@ -238,9 +238,7 @@ static void add_unprobed(struct diagnosis *d)
         CAUSE_ID_FILE_UNREADABLE, CAUSE_ID_FILE_MISSING, CAUSE_NOTES_SERVER_UNRESOLVABLE,
     };
     for (size_t i = 0; i < sizeof(config_causes) / sizeof(config_causes[0]); i++)
-        add_finding(d, config_causes[i], 20 - (int)i,
-                    "Not checked: %s.", d->connector ? "the probes did not finish in time"
-                                                     : "no connector is configured for this input");
+        add_finding(d, config_causes[i], 20 - (int)i, "Not probed in time.");
 }
 
 static void sort_findings(struct diagnosis *d)
@@ -283,11 +281,14 @@ void diagnosis_make(const struct enrich_connector *connector, const struct probe
                  !for_event ? "Every probe passed."
                  : report   ? "No probe failed and the records before it show no known cause; "
                               "the evidence lists what was ruled out."
-                            : "Nothing was probed and the records before it point at no single "
-                              "cause; the candidates list what remains possible.");
+                 : connector ? "The probes did not finish in time and the records before it "
+                               "point at no single cause; the candidates list what remains "
+                               "possible."
+                             : "No connector is configured for this input, so nothing was "
+                               "probed, and the records before it point at no single cause.");
     }
-    if (!report && for_event)
-        add_unprobed(d);
+    if (!report && for_event && connector)
+        add_unprobed(d); /* without a connector, none of them can ever be probed: not listed */
 }
 
 /* ---- output ---- */

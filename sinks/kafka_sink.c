@@ -316,6 +316,21 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
             buf, NULL);
 }
 
+/* librdkafka looks up a topic it has not produced to yet only on its one-second timer, so the
+ * first events would wait that long: ask for the topic's metadata now. Bounded, so that a broker
+ * that is down delays the start by at most METADATA_WAIT_MS (delivery then retries as usual). */
+#define METADATA_WAIT_MS 500
+
+static void warm_metadata(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *rkt = topic ? rd_kafka_topic_new(rk, topic, NULL) : NULL;
+    const struct rd_kafka_metadata *md;
+    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, METADATA_WAIT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+}
+
 static rd_kafka_t *producer_new(struct kafka_sink *ks, struct lme_err *err)
 {
     rd_kafka_conf_t *conf = build_conf(&ks->cfg, ks->max_in_flight_bytes, err);
@@ -330,7 +345,10 @@ static rd_kafka_t *producer_new(struct kafka_sink *ks, struct lme_err *err)
     if (!rk) {
         rd_kafka_conf_destroy(conf);
         lme_err_set(err, LME_EINVAL, "%s: cannot create the producer: %s", ks->base.name, errstr);
+        return NULL;
     }
+    warm_metadata(rk, ks->cfg.topic);
+    warm_metadata(rk, ks->cfg.alerts_topic);
     return rk;
 }
 

@@ -210,8 +210,16 @@ static void test_without_probes_every_config_cause_stays_possible(void **state)
     (void)state;
     struct context_signals cf = { .connect_failure = true, .mail_system_failure = true };
     struct diagnosis d;
+    /* no connector for the input: only what the log points at */
     diagnosis_make(NULL, NULL, &cf, true, &d);
     json_t *j = to_json(&d);
+    assert_string_equal(str(j, "cause"), "unknown");
+    assert_non_null(strstr(str(j, "summary"), "No connector"));
+    assert_int_equal(json_array_size(json_object_get(j, "candidates")), 2);
+    json_decref(j);
+    /* a connector whose round came too late: every configuration cause stays possible */
+    diagnosis_make(&connector, NULL, &cf, true, &d);
+    j = to_json(&d);
     assert_string_equal(str(j, "cause"), "unknown");
     json_t *cands = json_object_get(j, "candidates");
     assert_true(json_array_size(cands) >= 6);
