@@ -386,7 +386,7 @@ static void test_kill_9_while_following_loses_nothing_and_resends_with_the_same_
 
 #define DOWN_FIRST 10000   /* written and settled while the brokers are up */
 #define DOWN_RECORDS 100000 /* written while they are down */
-#define RSS_LIMIT_KB (64 * 1024)
+#define RSS_GROWTH_LIMIT_KB (16 * 1024) /* what an outage may add */
 
 static void test_brokers_down_pause_reading_and_bound_memory_then_everything_arrives(void **state)
 {
@@ -448,7 +448,10 @@ static void test_brokers_down_pause_reading_and_bound_memory_then_everything_arr
             written, read_down, base_kb, peak_kb, settled_down, before);
     assert_true(file_wait_for(err_log, "kafka: retrying", 1000)); /* it saw the trouble */
     assert_int_equal(settled_down, before); /* nothing acknowledged, nothing settled */
-    assert_true(peak_kb < RSS_LIMIT_KB);
+    /* bounded: what the outage adds stays small, whatever the process held before it (one CI
+     * run saw 94 MB before the outage, under load, where runs alone see 15 MB: the absolute
+     * figure belongs to the benchmark, the growth to this test) */
+    assert_true((peak_kb - base_kb) < RSS_GROWTH_LIMIT_KB);
     assert_true((peak_kb - base_kb) * 1024 < written / 4); /* not growing with what is written */
     /* reading paused: past the settled offset, at most the read chunk (1 MiB) that was being
      * parsed when the budget ran out */
