@@ -113,6 +113,8 @@ static const char *write_config(const char *notes_ini, const char *id_file, cons
     return in_tmp("lme.json");
 }
 
+static int fill_accept_queue(int port);
+
 static json_t *diagnose_json(const char *cfg, int expect_status)
 {
     struct run_result res;
@@ -224,10 +226,10 @@ static void test_diagnose_exit_codes(void **state)
 /* Runs the samples given through `run --once` and returns the 41220 event. */
 static json_t *run_sample(const char *sample, const char *notes_ini, int port)
 {
-    char inputs[PATH_MAX + 256];
+    char inputs[3 * PATH_MAX];
     snprintf(inputs, sizeof(inputs),
-             "{\"type\":\"file\",\"paths\":[\"%s/samples/%s\"],\"connector\":\"notes-main\"}",
-             fixtures, sample);
+             "{\"type\":\"file\",\"paths\":[\"%s%s%s\"],\"connector\":\"notes-main\"}",
+             sample[0] == '/' ? "" : fixtures, sample[0] == '/' ? "" : "/samples/", sample);
     const char *cfg = write_config(notes_ini, NULL, NULL, port, NULL, inputs);
     unlink(in_tmp("out.jsonl"));
     remove_tree(in_tmp("state")); /* no checkpoints: read the sample again */
@@ -276,6 +278,44 @@ static void test_samples_through_run_once(void **state)
     assert_string_equal(event_str(ev, "lme.diagnosis.cause"), "notes_server_unreachable");
     assert_string_equal(event_str(ev, "lme.diagnosis.confidence"), "medium");
     json_decref(ev);
+}
+
+/* Q293227's situation, written by the test (no article prints the lines): the mail router's
+ * {Not found} just before the 41220, every probe passing. */
+static void test_mailbox_not_found_from_the_log(void **state)
+{
+    (void)state;
+    const char *log =
+        "1998/03/17 22:22:50 - LME-NOTES-MEXNTS(018b) 1 00510:Error {Not found}: The\r\n"
+        "application failed to initialize.\r\n>> stdmain(863)\r\n"
+        "1998/03/17 22:22:50 - LME-NOTES-MEXNTS(018b) 3 00505:LME-NOTES-MEXNTS is ending, last\r\n"
+        "return code was {Not found}\r\n>> stdmain(958)\r\n"
+        "1998/03/17 22:22:50 - LME-NOTES-MEXNTS(018b) 1 41220:Error: no Notes Session Open\r\n"
+        ">> ntshcs(2317)\r\n";
+    assert_int_equal(write_file(in_tmp("notfound.log"), log, strlen(log)), 0);
+    json_t *ev = run_sample(in_tmp("notfound.log"), NULL, 0);
+    assert_string_equal(event_str(ev, "lme.diagnosis.cause"), "mail_router_mailbox_not_found");
+    assert_string_equal(event_str(ev, "lme.diagnosis.confidence"), "medium");
+    json_decref(ev);
+}
+
+/* A Notes server that never answers (its accept queue full): `diagnose` says timeout. */
+static void test_diagnose_server_timeout(void **state)
+{
+    (void)state;
+    int port = 0;
+    int deaf = loopback_socket(&port);
+    assert_true(deaf >= 0);
+    assert_int_equal(listen(deaf, 0), 0);
+    if (!fill_accept_queue(port)) {
+        print_message("skipped: this kernel completes connections to a full accept queue\n");
+        close(deaf);
+        skip();
+        return;
+    }
+    expect_cause(write_config(NULL, NULL, NULL, port, NULL, NULL), 1, "notes_server_unreachable",
+                 "notes_server", "timeout");
+    close(deaf);
 }
 
 static void test_burst_of_41220s_costs_one_probe_round(void **state)
@@ -398,6 +438,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_diagnose_each_cause),
         cmocka_unit_test(test_diagnose_exit_codes),
         cmocka_unit_test(test_samples_through_run_once),
+        cmocka_unit_test(test_mailbox_not_found_from_the_log),
+        cmocka_unit_test(test_diagnose_server_timeout),
         cmocka_unit_test(test_burst_of_41220s_costs_one_probe_round),
         cmocka_unit_test(test_slow_probes_do_not_hold_a_41220_past_max_wait),
     };
