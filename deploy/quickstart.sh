@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libpcre2-dev
-          libcmocka-dev kcat tzdata)
+          libmicrohttpd-dev libsystemd-dev libcmocka-dev kcat tzdata curl systemd man-db
+          groff-base)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 

@@ -254,7 +254,7 @@ static int make_diagnosis(struct enrich *e, struct made *m, long i, bool have, b
 }
 
 int enrich_event(struct enrich *e, const char *connector, struct lme_event *ev,
-                 void (*waiting)(void *ctx), void *ctx)
+                 void (*waiting)(void *ctx), void *ctx, enum diagnosis_cause *cause)
 {
     struct context_signals signals;
     context_signals(e->context, ev, &signals);
@@ -273,12 +273,27 @@ int enrich_event(struct enrich *e, const char *connector, struct lme_event *ev,
     m->last_use = ++e->uses;
     ev->diagnosis = (struct lme_str){ m->json.data, m->json.len };
     ev->flags |= LME_EV_DIAGNOSED;
+    *cause = m->cause;
     pthread_mutex_lock(&e->mu);
     e->stats.diagnosed++;
     e->stats.late += late;
     e->stats.by_cause[m->cause]++;
     pthread_mutex_unlock(&e->mu);
     return 0;
+}
+
+int enrich_connector_state(struct enrich *e, size_t i, uint64_t *rounds,
+                           struct probe_report *report)
+{
+    if (i >= e->cfg.n_connectors)
+        return 0;
+    pthread_mutex_lock(&e->mu);
+    *rounds = e->slots[i].rounds;
+    int have = e->slots[i].have;
+    if (have)
+        *report = e->slots[i].report;
+    pthread_mutex_unlock(&e->mu);
+    return have;
 }
 
 void enrich_get_stats(struct enrich *e, struct enrich_stats *out)

@@ -44,11 +44,15 @@ void enrich_destroy(struct enrich *e);
 int enrich_observe(struct enrich *e, const struct lme_event *ev);
 
 /* Called with each 41220 (enrich_wants): fills ev->diagnosis (valid until the next call) and
- * sets LME_EV_DIAGNOSED. connector: the name the event's input gives, or NULL. While it waits
- * for probes it calls waiting(ctx) about every 10 ms (the pipeline serves its sinks then).
- * Returns 0 or LME_ENOMEM. */
+ * sets LME_EV_DIAGNOSED; *cause tells which. connector: the name the event's input gives, or
+ * NULL. While it waits for probes it calls waiting(ctx) about every 10 ms (the pipeline serves
+ * its sinks then). Returns 0 or LME_ENOMEM. */
 int enrich_event(struct enrich *e, const char *connector, struct lme_event *ev,
-                 void (*waiting)(void *ctx), void *ctx);
+                 void (*waiting)(void *ctx), void *ctx, enum diagnosis_cause *cause);
+
+/* Connector i's probe rounds so far and, when one finished (returns 1), its last report. */
+int enrich_connector_state(struct enrich *e, size_t i, uint64_t *rounds,
+                           struct probe_report *report);
 
 /* A consistent copy of the counters (the probe thread updates some). */
 void enrich_get_stats(struct enrich *e, struct enrich_stats *out);

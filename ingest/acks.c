@@ -9,6 +9,7 @@ struct record {
     int32_t pending; /* settlements still expected (negative while one precedes its expectation) */
     uint32_t source;
     uint64_t end_offset;
+    int64_t added_ms;
 };
 
 struct acks {
@@ -65,11 +66,13 @@ static int grow(struct acks *a)
     return 0;
 }
 
-int acks_add(struct acks *a, uint32_t source, uint64_t end_offset, uint64_t *token)
+int acks_add(struct acks *a, uint32_t source, uint64_t end_offset, int64_t now_ms,
+             uint64_t *token)
 {
     if (a->count == a->cap && grow(a) != 0)
         return LME_ENOMEM;
-    a->ring[(a->head + a->count) & (a->cap - 1)] = (struct record){ 0, source, end_offset };
+    a->ring[(a->head + a->count) & (a->cap - 1)] =
+        (struct record){ 0, source, end_offset, now_ms };
     *token = a->head_token + a->count;
     a->count++;
     return 0;
@@ -95,7 +98,7 @@ uint64_t acks_advance(struct acks *a, acks_committed_fn fn, void *ctx)
         struct record *r = &a->ring[a->head];
         if (r->pending > 0)
             break;
-        fn(ctx, r->source, r->end_offset);
+        fn(ctx, r->source, r->end_offset, r->added_ms);
         a->head = (a->head + 1) & (a->cap - 1);
         a->head_token++;
         a->count--;

@@ -18,9 +18,11 @@ struct acks *acks_create(struct lme_err *err);
 /* NULL-safe. */
 void acks_destroy(struct acks *a);
 
-/* Registers a record of `source` ending at end_offset, waiting for no settlement yet; its token
- * is the previous one plus one (the first is 1). Returns 0 or LME_ENOMEM. */
-int acks_add(struct acks *a, uint32_t source, uint64_t end_offset, uint64_t *token);
+/* Registers a record of `source` ending at end_offset, read at now_ms (any clock: it is handed
+ * back at commit, for latency), waiting for no settlement yet; its token is the previous one
+ * plus one (the first is 1). Returns 0 or LME_ENOMEM. */
+int acks_add(struct acks *a, uint32_t source, uint64_t end_offset, int64_t now_ms,
+             uint64_t *token);
 
 /* The record waits for n more settlements. A settlement may arrive before its expectation (a
  * sink can settle inside send()), as long as both are in before acks_advance. */
@@ -30,7 +32,8 @@ void acks_expect(struct acks *a, uint64_t token, int n);
 void acks_settle(struct acks *a, uint64_t token);
 
 /* Called by acks_advance for each record leaving the head, in token order. */
-typedef void (*acks_committed_fn)(void *ctx, uint32_t source, uint64_t end_offset);
+typedef void (*acks_committed_fn)(void *ctx, uint32_t source, uint64_t end_offset,
+                                  int64_t added_ms);
 
 /* Removes the settled records at the head, reporting each. Returns how many left. */
 uint64_t acks_advance(struct acks *a, acks_committed_fn fn, void *ctx);

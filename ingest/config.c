@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "http.h"
+#include "log.h"
 #include "tz.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/lme-ingest"
@@ -627,12 +630,51 @@ static int read_items(struct reader *r, json_t *root, struct config *cfg)
     return rc;
 }
 
+/* metrics: {"listen": "127.0.0.1:9464", "health_stall_ms": 60000} */
+static int read_metrics(struct reader *r, json_t *root, struct config *cfg)
+{
+    static const char *const keys[] = { "listen", "health_stall_ms", NULL };
+    long long stall = 60000;
+    cfg->health_stall_ms = (int)stall;
+    json_t *obj = json_object_get(root, "metrics");
+    if (!obj)
+        return 0;
+    size_t saved = push_key(r, "metrics");
+    int rc = json_is_object(obj) ? only_keys(r, obj, keys)
+                                 : fail(r, "expected {\"listen\": \"127.0.0.1:9464\"}");
+    if (!rc)
+        rc = get_string(r, obj, "listen", &cfg->metrics_listen);
+    if (!rc)
+        rc = get_size(r, obj, "health_stall_ms", 1000, 86400000, &stall);
+    struct sockaddr_storage addr;
+    struct lme_err why;
+    if (!rc && cfg->metrics_listen && http_parse_listen(cfg->metrics_listen, &addr, &why) != 0) {
+        size_t k = push_key(r, "listen");
+        rc = fail(r, "%s", why.msg);
+        pop(r, k);
+    }
+    cfg->health_stall_ms = (int)stall;
+    pop(r, saved);
+    return rc;
+}
+
+static int read_log_keys(struct reader *r, json_t *root, struct config *cfg)
+{
+    static const char *const formats[] = { "logfmt", "json", NULL };
+    static const char *const levels[] = { "debug", "info", "warn", "error", NULL };
+    cfg->log_format = LME_LOG_LOGFMT;
+    cfg->log_level = LME_LOG_INFO;
+    int rc = get_choice(r, root, "log_format", formats, &cfg->log_format);
+    return rc ? rc : get_choice(r, root, "log_level", levels, &cfg->log_level);
+}
+
 static int read_top(struct reader *r, json_t *root, struct config *cfg)
 {
     static const char *const keys[] = { "host_name", "state_dir", "max_record_bytes",
                                         "max_in_flight_bytes", "drain_timeout_ms",
                                         "once_timeout_ms", "checkpoint_interval_ms",
                                         "poll_interval_ms", "scan_interval_ms", "inotify",
+                                        "metrics", "log_format", "log_level",
                                         "inputs", "connectors", "enrichment",
                                         "sinks", NULL };
     long long max_record = DEFAULT_MAX_RECORD, in_flight = DEFAULT_IN_FLIGHT;
@@ -661,6 +703,10 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
         rc = get_size(r, root, "scan_interval_ms", 10, 3600000, &scan_ms);
     if (!rc)
         rc = get_bool(r, root, "inotify", &cfg->inotify, 1);
+    if (!rc)
+        rc = read_metrics(r, root, cfg);
+    if (!rc)
+        rc = read_log_keys(r, root, cfg);
     if (rc)
         return rc;
     cfg->max_record_bytes = (size_t)max_record;
@@ -753,6 +799,7 @@ void config_free(struct config *cfg)
     free(cfg->inputs);
     free(cfg->sinks);
     free(cfg->file);
+    free(cfg->metrics_listen);
     free(cfg->host_name);
     free(cfg->state_dir);
     free(cfg);

@@ -52,6 +52,10 @@ struct config {
     int poll_interval_ms;       /* how often open files are checked for growth without inotify */
     int scan_interval_ms;       /* how often the inputs' globs are matched again */
     int inotify;                /* 0: polling only (as Fluent Bit's inotify_watcher false) */
+    char *metrics_listen;       /* `metrics.listen`: HOST:PORT of /metrics, /health, /ready; NULL: off */
+    int health_stall_ms;        /* a sink with events in flight and no delivery this long: unhealthy */
+    int log_format;             /* enum lme_log_format */
+    int log_level;              /* enum lme_log_level */
     struct config_input *inputs;
     size_t n_inputs;
     struct config_sink *sinks;

@@ -26,6 +26,8 @@
 #include "hash.h"
 #include "kafka_sink.h"
 #include "log.h"
+#include "metrics.h"
+#include "pipeline_stats.h"
 #include "sink.h"
 #include "source.h"
 #include "tz.h"
@@ -36,6 +38,7 @@
 #define BACKPRESSURE_POLL_MS 10
 #define IN_FLIGHT_WAIT_MS 10 /* wait between turns while acknowledgements are due */
 #define MAX_UNREADABLE 1024
+#define METRICS_INTERVAL_MS 1000 /* how fresh /metrics and /health are */
 
 struct pipeline {
     const struct config *cfg;
@@ -57,10 +60,18 @@ struct pipeline {
     size_t n_sinks;
     char *chunk;
     struct lme_buf json;
-    uint64_t truncations;
+    struct pipeline_stats stats;
+    struct metrics_snapshot *snap; /* NULL: no metrics endpoint */
+    struct lme_buf metrics_text;
+    struct lag *lags;
+    int64_t last_metrics_ms;
+    int64_t commit_now_ms;         /* the time acks_advance's commits happen at */
+    bool ready;                    /* the inputs were scanned */
     struct lme_err sink_err; /* a sink's failure seen inside the parser's callback */
     volatile sig_atomic_t *stop, *reload;
 };
+
+void pipeline_publish_metrics(struct pipeline *p);
 
 static int64_t wall_ms(void)
 {
@@ -204,6 +215,10 @@ struct pipeline *pipeline_create(const struct config *cfg, const struct config *
     mark_new_inputs(p, previous, first_start);
     if (create_inputs(p, err) != 0 || create_sinks(p, err) != 0)
         goto fail;
+    if (pipeline_stats_init(&p->stats, cfg->n_inputs, cfg->n_sinks, wall_ms()) != 0) {
+        lme_err_set(err, LME_ENOMEM, "pipeline: out of memory");
+        goto fail;
+    }
     return p;
 fail:
     pipeline_destroy(p);
@@ -231,6 +246,9 @@ void pipeline_destroy(struct pipeline *p)
     free(p->new_input);
     free(p->chunk);
     lme_buf_free(&p->json);
+    lme_buf_free(&p->metrics_text);
+    free(p->lags);
+    pipeline_stats_free(&p->stats);
     free(p);
 }
 
@@ -250,11 +268,12 @@ static int64_t in_flight(const struct pipeline *p)
     return total;
 }
 
-static void on_committed(void *ctx, uint32_t source, uint64_t end_offset)
+static void on_committed(void *ctx, uint32_t source, uint64_t end_offset, int64_t added_ms)
 {
     struct pipeline *p = ctx;
     p->sources[source].committed = end_offset;
     p->sources[source].pending--;
+    metrics_histogram_observe(&p->stats.latency, (double)(p->commit_now_ms - added_ms) / 1000.0);
 }
 
 static bool source_used(const struct source *s)
@@ -295,7 +314,10 @@ int pipeline_checkpoint(struct pipeline *p, struct lme_err *err)
     }
     prune_checkpoints(p);
     p->last_save_ms = mono_ms();
-    return checkpoints_save(p->cfg->state_dir, &p->checkpoints, err);
+    int rc = checkpoints_save(p->cfg->state_dir, &p->checkpoints, err);
+    p->stats.checkpoint_ok += rc == 0;
+    p->stats.checkpoint_errors += rc != 0;
+    return rc;
 }
 
 static int poll_sinks(struct pipeline *p, int timeout_ms, struct lme_err *err)
@@ -305,7 +327,10 @@ static int poll_sinks(struct pipeline *p, int timeout_ms, struct lme_err *err)
         if (rc)
             return rc;
     }
+    p->commit_now_ms = mono_ms();
     acks_advance(p->acks, on_committed, p);
+    if (p->snap && p->commit_now_ms - p->last_metrics_ms >= METRICS_INTERVAL_MS)
+        pipeline_publish_metrics(p);
     if (mono_ms() - p->last_save_ms >= p->cfg->checkpoint_interval_ms) {
         struct lme_err cperr;
         /* a failed save keeps the last good file; the next interval tries again */
@@ -331,9 +356,12 @@ static int enrich(struct pipeline *p, const struct lme_event **ev, struct lme_ev
     if (!enrich_wants(*ev))
         return enrich_observe(p->enrich, *ev) ? lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory") : 0;
     *diagnosed = **ev;
-    const char *connector = p->cfg->inputs[p->sources[p->current].input].connector;
-    if (enrich_event(p->enrich, connector, diagnosed, serve_sinks_briefly, p) != 0)
+    size_t input = p->sources[p->current].input;
+    enum diagnosis_cause cause;
+    if (enrich_event(p->enrich, p->cfg->inputs[input].connector, diagnosed, serve_sinks_briefly,
+                     p, &cause) != 0)
         return lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory");
+    p->stats.inputs[input].diagnoses[cause]++;
     *ev = diagnosed;
     return p->sink_err.code;
 }
@@ -346,11 +374,12 @@ static int on_event(const struct lme_event *ev, void *ctx)
     int rc = enrich(p, &ev, &diagnosed);
     if (rc)
         return rc;
+    pipeline_stats_event(&p->stats, p->sources[p->current].input, ev);
     lme_buf_reset(&p->json);
     if (event_json_encode(ev, &p->json) != 0)
         return lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory");
     uint64_t token;
-    if (acks_add(p->acks, p->current, ev->end_offset, &token) != 0)
+    if (acks_add(p->acks, p->current, ev->end_offset, mono_ms(), &token) != 0)
         return lme_err_set(&p->sink_err, LME_ENOMEM, "pipeline: out of memory");
     p->sources[p->current].pending++;
     p->sources[p->current].records++;
@@ -587,6 +616,7 @@ static int read_source(struct pipeline *p, size_t idx, int max_chunks, bool *eof
             *eof = true;
             return 0;
         }
+        p->stats.inputs[s->input].bytes += got;
         s->last_growth_ms = mono_ms();
         s->flushed = false;
     }
@@ -617,7 +647,7 @@ static int finish_source(struct pipeline *p, size_t idx, const char *msg, struct
 static int restart_truncated(struct pipeline *p, size_t idx, struct lme_err *err)
 {
     char was[24];
-    p->truncations++;
+    p->stats.truncations++;
     lme_log(LME_LOG_WARN, "file truncated: reading it again from its start", "file",
             p->sources[idx].tail.path, "offset",
             u64(was, sizeof(was), p->sources[idx].tail.offset), NULL);
@@ -698,19 +728,74 @@ static int follow_turn(struct pipeline *p, bool *busy, struct lme_err *err)
     return 0;
 }
 
+/* A backfill's progress on a terminal: files and bytes done, the rate, the time left. */
+struct progress {
+    bool on;
+    size_t files, files_done;
+    uint64_t bytes, bytes_at_start;
+    int64_t start_ms, last_ms;
+};
+
+static uint64_t bytes_read_so_far(const struct pipeline *p)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < p->cfg->n_inputs; i++)
+        n += p->stats.inputs[i].bytes;
+    return n;
+}
+
+static void progress_start(struct pipeline *p, struct progress *pr)
+{
+    memset(pr, 0, sizeof(*pr));
+    pr->on = isatty(STDERR_FILENO);
+    pr->start_ms = pr->last_ms = mono_ms();
+    for (size_t i = 0; i < p->n_sources; i++) {
+        const struct source *s = &p->sources[i];
+        if (!source_used(s) || s->done)
+            continue;
+        pr->files++;
+        pr->bytes += s->tail.size > s->tail.offset ? s->tail.size - s->tail.offset : 0;
+    }
+    pr->bytes_at_start = bytes_read_so_far(p);
+}
+
+static void progress_show(struct pipeline *p, struct progress *pr, bool last)
+{
+    int64_t now = mono_ms();
+    if (!pr->on || (!last && now - pr->last_ms < 1000))
+        return;
+    pr->last_ms = now;
+    uint64_t done = bytes_read_so_far(p) - pr->bytes_at_start, records = 0;
+    for (size_t i = 0; i < p->cfg->n_inputs; i++)
+        records += p->stats.inputs[i].records;
+    double secs = (double)(now - pr->start_ms) / 1000.0;
+    double left = done > 0 && pr->bytes > done ? secs * (double)(pr->bytes - done) / (double)done : 0;
+    fprintf(stderr, "\rlme-ingest: %zu/%zu files, %.1f of %.1f MB, %.0f records/s, %d:%02d left  %s",
+            pr->files_done, pr->files, (double)done / 1e6, (double)pr->bytes / 1e6,
+            secs > 0 ? (double)records / secs : 0, (int)left / 60, (int)left % 60, last ? "\n" : "");
+    fflush(stderr);
+}
+
 int pipeline_read_inputs(struct pipeline *p, volatile sig_atomic_t *stop, struct lme_err *err)
 {
     p->stop = stop;
     int rc = scan_inputs(p, true, true, err);
+    p->ready = true;
+    struct progress pr;
+    progress_start(p, &pr);
     for (size_t i = 0; !rc && i < p->n_sources && !interrupted(p); i++) {
         if (!source_used(&p->sources[i]) || p->sources[i].done)
             continue;
         bool eof = false;
-        while (!rc && !eof && !interrupted(p))
+        while (!rc && !eof && !interrupted(p)) {
             rc = read_source(p, i, CHUNKS_PER_TURN, &eof, err);
+            progress_show(p, &pr, false);
+        }
         if (!rc && eof)
             rc = finish_source(p, i, "file read", err);
+        pr.files_done++;
     }
+    progress_show(p, &pr, true);
     return rc;
 }
 
@@ -737,6 +822,9 @@ int pipeline_follow(struct pipeline *p, volatile sig_atomic_t *stop,
     p->stop = stop;
     p->reload = reload;
     int rc = scan_inputs(p, true, false, err);
+    p->ready = true;
+    if (p->snap)
+        pipeline_publish_metrics(p);
     bool names_changed = false;
     while (!rc && !interrupted(p)) {
         if (names_changed || mono_ms() - p->last_scan_ms >= p->cfg->scan_interval_ms)
@@ -806,9 +894,65 @@ void pipeline_log_stats(const struct pipeline *p)
                 u64(committed, sizeof(committed), s->committed), "read",
                 u64(read, sizeof(read), s->tail.offset), NULL);
     }
-    if (p->truncations > 0) {
+    if (p->stats.truncations > 0) {
         char n[24];
         lme_log(LME_LOG_INFO, "files truncated while followed", "count",
-                u64(n, sizeof(n), p->truncations), NULL);
+                u64(n, sizeof(n), p->stats.truncations), NULL);
     }
+}
+
+void pipeline_stopping(struct pipeline *p)
+{
+    p->ready = false;
+    if (p->snap)
+        metrics_snapshot_set_ready(p->snap, 0);
+}
+
+void pipeline_set_metrics(struct pipeline *p, struct metrics_snapshot *snap, int64_t started_ms)
+{
+    p->snap = snap;
+    p->stats.started_ms = started_ms;
+}
+
+/* One lme_checkpoint_lag_bytes line per followed file; counts each input's files. */
+static size_t collect_lags(struct pipeline *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->cfg->n_inputs; i++)
+        p->stats.inputs[i].files = 0;
+    struct lag *lags = realloc(p->lags, (p->n_sources + 1) * sizeof(*lags));
+    if (!lags)
+        return 0;
+    p->lags = lags;
+    for (size_t i = 0; i < p->n_sources; i++) {
+        const struct source *s = &p->sources[i];
+        if (!source_used(s) || s->superseded || s->done)
+            continue;
+        p->stats.inputs[s->input].files++;
+        uint64_t end = s->tail.size > s->tail.offset ? s->tail.size : s->tail.offset;
+        lags[n++] = (struct lag){ s->tail.path, end > s->committed ? end - s->committed : 0 };
+    }
+    return n;
+}
+
+void pipeline_publish_metrics(struct pipeline *p)
+{
+    if (!p->snap)
+        return;
+    int64_t now = mono_ms();
+    p->last_metrics_ms = now;
+    size_t n_lags = collect_lags(p);
+    char reason[512];
+    bool healthy = pipeline_stats_healthy(&p->stats, p->sinks, p->n_sinks, now,
+                                          p->cfg->health_stall_ms, reason, sizeof(reason));
+    if (!p->ready) { /* healthy means the inputs run */
+        healthy = false;
+        snprintf(reason, sizeof(reason), "inputs not running (starting, reloading or stopping)");
+    }
+    lme_buf_reset(&p->metrics_text);
+    if (pipeline_stats_render(&p->stats, p->cfg, p->sinks, p->n_sinks, p->enrich, p->lags, n_lags,
+                              wall_ms(), &p->metrics_text) != 0)
+        return; /* out of memory: the last snapshot stays */
+    metrics_snapshot_publish(p->snap, p->metrics_text.data, p->metrics_text.len, healthy, reason,
+                             p->ready);
 }

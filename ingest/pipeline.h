@@ -51,6 +51,18 @@ int64_t pipeline_drain(struct pipeline *p, int timeout_ms, volatile sig_atomic_t
  * dropped. Returns 0, or an error with err filled (the previous checkpoints stay). */
 int pipeline_checkpoint(struct pipeline *p, struct lme_err *err);
 
+struct metrics_snapshot;
+
+/* Publishes the pipeline's metrics, health and readiness to snap (borrowed) at least once a
+ * second from now on; started_ms (wall clock) is when the daemon started, for uptime. */
+void pipeline_set_metrics(struct pipeline *p, struct metrics_snapshot *snap, int64_t started_ms);
+
+/* Publishes now (at start, before stopping). */
+void pipeline_publish_metrics(struct pipeline *p);
+
+/* From now on /ready says no: the pipeline is stopping or being replaced. */
+void pipeline_stopping(struct pipeline *p);
+
 /* Logs one summary line per sink (accepted, delivered, dead-lettered, retried, in flight) and
  * one per file: the offset up to which every sink settled it (what a checkpoint may record). */
 void pipeline_log_stats(const struct pipeline *p);

@@ -5,11 +5,17 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include "commands.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
@@ -88,10 +94,64 @@ int check_config_main(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* What a run keeps across reloads: the metrics snapshot and the HTTP server that serves it. */
+struct services {
+    struct metrics_snapshot *snap;
+    struct http_server *http;
+    char *listen; /* what http listens on */
+    int64_t started_ms;
+};
+
+static int64_t wall_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void apply_log_settings(const struct config *cfg)
+{
+    lme_log_set_format((enum lme_log_format)cfg->log_format);
+    lme_log_set_level((enum lme_log_level)cfg->log_level);
+}
+
+/* Starts, moves or stops the metrics endpoint to match cfg; on failure the endpoint is off and
+ * the reason logged (the pipeline runs without it). */
+static void update_metrics_endpoint(struct services *sv, const struct config *cfg)
+{
+    const char *want = cfg->metrics_listen;
+    if (sv->http && want && strcmp(sv->listen, want) == 0)
+        return;
+    http_stop(sv->http);
+    sv->http = NULL;
+    free(sv->listen);
+    sv->listen = NULL;
+    if (!want)
+        return;
+    struct lme_err err;
+    if (!sv->snap && !(sv->snap = metrics_snapshot_create(&err))) {
+        lme_log(LME_LOG_ERROR, "metrics endpoint off", "error", err.msg, NULL);
+        return;
+    }
+    if (!(sv->http = http_start(want, sv->snap, &err))) {
+        lme_log(LME_LOG_ERROR, "metrics endpoint off", "error", err.msg, NULL);
+        return;
+    }
+    sv->listen = strdup(want);
+    lme_log(LME_LOG_INFO, "metrics endpoint", "listen", want, NULL);
+}
+
+static void services_free(struct services *sv)
+{
+    http_stop(sv->http);
+    metrics_snapshot_destroy(sv->snap);
+    free(sv->listen);
+}
+
 /* Hands over from the running pipeline to one built from the new config: everything in flight is
  * settled and checkpointed first, so the files that stay resume exactly where they were. An
  * invalid config, or one that cannot start, leaves the running one in place. */
-static void reload(struct pipeline **p, struct config **cfg, const char *file)
+static void reload(struct pipeline **p, struct config **cfg, const char *file, struct services *sv)
 {
     struct config *next_cfg;
     struct lme_err err;
@@ -101,6 +161,8 @@ static void reload(struct pipeline **p, struct config **cfg, const char *file)
         return;
     }
     lme_log(LME_LOG_INFO, "reloading", "config", file, NULL);
+    sd_notify(0, "RELOADING=1");
+    pipeline_stopping(*p);
     if (pipeline_release_rotated(*p, &err) != 0)
         lme_log(LME_LOG_ERROR, "pipeline failed", "error", err.msg, NULL);
     int64_t left = pipeline_drain(*p, (*cfg)->drain_timeout_ms, &stop_requested, &err);
@@ -114,28 +176,37 @@ static void reload(struct pipeline **p, struct config **cfg, const char *file)
         lme_log(LME_LOG_ERROR, "reload failed: the running configuration stays", "error", err.msg,
                 NULL);
         config_free(next_cfg);
+        sd_notify(0, "READY=1");
         return;
     }
     pipeline_destroy(*p);
     config_free(*cfg);
     *p = next;
     *cfg = next_cfg;
+    apply_log_settings(next_cfg);
+    update_metrics_endpoint(sv, next_cfg);
+    if (sv->snap)
+        pipeline_set_metrics(next, sv->snap, sv->started_ms);
     lme_log(LME_LOG_INFO, "reloaded", "config", file, NULL);
+    sd_notify(0, "READY=1");
 }
 
 /* Without --once: follow the inputs until asked to stop, reloading on SIGHUP. */
 static int follow_until_stopped(struct pipeline **p, struct config **cfg, const char *file,
-                                struct lme_err *err)
+                                struct services *sv, struct lme_err *err)
 {
+    sd_notify(0, "READY=1"); /* the pipeline is built: its first scan comes at once */
     while (!stop_requested) {
         int rc = pipeline_follow(*p, &stop_requested, &reload_requested, err);
         if (rc)
             return rc;
         if (reload_requested && !stop_requested) {
             reload_requested = 0;
-            reload(p, cfg, file);
+            reload(p, cfg, file, sv);
         }
     }
+    sd_notify(0, "STOPPING=1");
+    pipeline_stopping(*p);
     return pipeline_release_rotated(*p, err);
 }
 
@@ -179,21 +250,29 @@ int run_cmd_main(int argc, char **argv)
         return EXIT_USAGE;
     }
     install_signals();
+    apply_log_settings(cfg);
+    struct services sv = { .started_ms = wall_now_ms() };
     struct pipeline *p = pipeline_create(cfg, NULL, &err);
     if (!p) {
         lme_log(LME_LOG_ERROR, "cannot start", "error", err.msg, NULL);
         config_free(cfg);
         return EXIT_USAGE;
     }
+    update_metrics_endpoint(&sv, cfg);
+    if (sv.snap)
+        pipeline_set_metrics(p, sv.snap, sv.started_ms);
     lme_log(LME_LOG_INFO, "started", "config", file, "mode", once ? "once" : "daemon", NULL);
     int rc = once ? pipeline_read_inputs(p, &stop_requested, &err)
-                  : follow_until_stopped(&p, &cfg, file, &err);
+                  : follow_until_stopped(&p, &cfg, file, &sv, &err);
     int status = EXIT_INPUT;
     if (rc)
         lme_log(LME_LOG_ERROR, "pipeline failed", "error", err.msg, NULL);
     else
         status = finish(p, cfg, once);
+    pipeline_stopping(p);
+    pipeline_publish_metrics(p); /* the final counts, for a last scrape */
     pipeline_destroy(p);
+    services_free(&sv);
     config_free(cfg);
     return status;
 }

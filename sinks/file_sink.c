@@ -117,6 +117,7 @@ struct sink *file_sink_create(const char *path, struct lme_err *err)
         return NULL;
     }
     fs->base.ops = &file_sink_ops;
+    fs->base.stats.queue = -1;
     snprintf(fs->base.name, sizeof(fs->base.name), "file");
     if (strcmp(path, "-") == 0) {
         fs->fd = STDOUT_FILENO;

@@ -507,6 +507,7 @@ static int kafka_sink_poll(struct sink *s, int timeout_ms, struct lme_err *err)
     resubmit_due(ks);
     if (ks->retry_head && timeout_ms > 0)
         rd_kafka_poll(ks->rk, timeout_ms < 50 ? timeout_ms : 50);
+    ks->base.stats.queue = rd_kafka_outq_len(ks->rk);
     return 0;
 }
 

@@ -19,6 +19,7 @@ struct sink_stats {
     uint64_t retried;      /* re-sends after transient failures */
     uint64_t in_flight;
     uint64_t in_flight_bytes;
+    int64_t queue;         /* messages in the client library's own queue; -1: none (files) */
 };
 
 struct sink;

@@ -10,10 +10,16 @@
 #include <unistd.h>
 
 static atomic_int min_level = LME_LOG_INFO;
+static atomic_int format = LME_LOG_LOGFMT;
 
 void lme_log_set_level(enum lme_log_level level)
 {
     atomic_store(&min_level, (int)level);
+}
+
+void lme_log_set_format(enum lme_log_format f)
+{
+    atomic_store(&format, (int)f);
 }
 
 struct line {
@@ -65,6 +71,27 @@ static void put_value(struct line *l, const char *v)
     put(l, "\"", 1);
 }
 
+/* A JSON string; bytes that are not plain ASCII are escaped or, for UTF-8, kept (the log's own
+ * values are ASCII and UTF-8 paths; a stray byte becomes \u00XX, still valid JSON). */
+static void put_json_string(struct line *l, const char *v)
+{
+    put(l, "\"", 1);
+    for (; *v; v++) {
+        unsigned char c = (unsigned char)*v;
+        if (c == '"' || c == '\\') {
+            char esc[2] = { '\\', (char)c };
+            put(l, esc, 2);
+        } else if (c < ' ' || c >= 0x80) {
+            char esc[8];
+            int n = snprintf(esc, sizeof(esc), "\\u%04x", c);
+            put(l, esc, (size_t)n);
+        } else {
+            put(l, (const char *)&c, 1);
+        }
+    }
+    put(l, "\"", 1);
+}
+
 static void put_time(struct line *l)
 {
     struct timespec ts;
@@ -72,9 +99,32 @@ static void put_time(struct line *l)
     char out[40];
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(out, sizeof(out), "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+    int n = snprintf(out, sizeof(out), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    if (atomic_load(&format) == LME_LOG_JSON) {
+        put(l, "{\"time\":\"", 9);
+        put(l, out, (size_t)n);
+        put(l, "\"", 1);
+        return;
+    }
+    put(l, "time=", 5);
     put(l, out, (size_t)n);
+}
+
+/* One key and value: ` key=value` or `,"key":"value"`. */
+static void put_pair(struct line *l, const char *key, const char *val)
+{
+    if (atomic_load(&format) == LME_LOG_JSON) {
+        put(l, ",", 1);
+        put_json_string(l, key);
+        put(l, ":", 1);
+        put_json_string(l, val);
+        return;
+    }
+    put(l, " ", 1);
+    put(l, key, strlen(key));
+    put(l, "=", 1);
+    put_value(l, val);
 }
 
 void lme_log(enum lme_log_level level, const char *msg, ...)
@@ -85,10 +135,8 @@ void lme_log(enum lme_log_level level, const char *msg, ...)
 
     struct line l = { .len = 0 };
     put_time(&l);
-    put(&l, " level=", 7);
-    put(&l, names[level], strlen(names[level]));
-    put(&l, " msg=", 5);
-    put_value(&l, msg);
+    put_pair(&l, "level", names[level]);
+    put_pair(&l, "msg", msg);
 
     va_list ap;
     va_start(ap, msg);
@@ -97,13 +145,21 @@ void lme_log(enum lme_log_level level, const char *msg, ...)
         if (!key)
             break;
         const char *val = va_arg(ap, const char *);
-        put(&l, " ", 1);
-        put(&l, key, strlen(key));
-        put(&l, "=", 1);
-        put_value(&l, val ? val : "");
+        put_pair(&l, key, val ? val : "");
     }
     va_end(ap);
 
+    if (atomic_load(&format) == LME_LOG_JSON) {
+        if (l.len >= sizeof(l.buf) - 2) { /* cut short: close the string so the line parses */
+            l.len = sizeof(l.buf) - 4;
+            size_t slashes = 0;
+            while (slashes < l.len && l.buf[l.len - 1 - slashes] == '\\')
+                slashes++;
+            l.len -= slashes % 2; /* not inside an escape */
+            put(&l, "\"", 1);
+        }
+        put(&l, "}", 1);
+    }
     l.buf[l.len++] = '\n';
     ssize_t ignored = write(STDERR_FILENO, l.buf, l.len);
     (void)ignored;

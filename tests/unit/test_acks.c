@@ -15,9 +15,10 @@ struct committed {
     uint64_t calls;
 };
 
-static void on_committed(void *ctx, uint32_t source, uint64_t end_offset)
+static void on_committed(void *ctx, uint32_t source, uint64_t end_offset, int64_t added_ms)
 {
     struct committed *c = ctx;
+    assert_int_equal(added_ms, 7); /* handed back as it was given */
     assert_true(end_offset >= c->offset[source]); /* never backwards */
     c->offset[source] = end_offset;
     c->calls++;
@@ -31,7 +32,7 @@ static void test_commit_waits_for_every_earlier_record(void **state)
     struct committed c = { { 0 }, 0 };
     uint64_t t[4];
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(acks_add(a, 0, 100 * (uint64_t)(i + 1), &t[i]), 0);
+        assert_int_equal(acks_add(a, 0, 100 * (uint64_t)(i + 1), 7, &t[i]), 0);
         acks_expect(a, t[i], 1);
     }
     assert_int_equal(t[0], 1);
@@ -56,7 +57,7 @@ static void test_every_copy_must_settle(void **state)
     struct acks *a = acks_create(&err);
     struct committed c = { { 0 }, 0 };
     uint64_t t;
-    assert_int_equal(acks_add(a, 1, 50, &t), 0);
+    assert_int_equal(acks_add(a, 1, 50, 7, &t), 0);
     acks_settle(a, t);    /* settled inside send(), before the expectation */
     acks_expect(a, t, 2); /* two sinks, or an event and its alert copy */
     acks_expect(a, t, 1); /* a third sink */
@@ -80,7 +81,7 @@ static void test_sources_interleave_and_ring_grows(void **state)
     enum { N = 10000 };
     uint64_t *tokens = malloc(N * sizeof(*tokens));
     for (uint64_t i = 0; i < N; i++) {
-        assert_int_equal(acks_add(a, (uint32_t)(i % 3), i + 1, &tokens[i]), 0);
+        assert_int_equal(acks_add(a, (uint32_t)(i % 3), i + 1, 7, &tokens[i]), 0);
         acks_expect(a, tokens[i], 1);
     }
     for (uint64_t i = N; i-- > 1;) /* settle backwards: nothing can commit until the first */
@@ -95,7 +96,7 @@ static void test_sources_interleave_and_ring_grows(void **state)
     /* and it keeps working after wrapping around */
     for (uint64_t round = 0; round < 3000; round++) {
         uint64_t t;
-        assert_int_equal(acks_add(a, 3, round, &t), 0);
+        assert_int_equal(acks_add(a, 3, round, 7, &t), 0);
         acks_expect(a, t, 1);
         acks_settle(a, t);
         assert_int_equal(acks_advance(a, on_committed, &c), 0);

@@ -86,6 +86,32 @@ static void test_long_record_is_cut_not_overflowed(void **state)
     assert_int_equal(out[strlen(out) - 1], '\n');
 }
 
+static void test_json_format_is_one_object_per_line(void **state)
+{
+    (void)state;
+    int fds[2], saved;
+    capture_begin(fds, &saved);
+    lme_log_set_format(LME_LOG_JSON);
+    lme_log(LME_LOG_ERROR, "cannot open \"input\"", "file", "/x y\n.log", "b", "\x01\xe9", NULL);
+    const char *out = capture_end(fds, saved);
+    assert_memory_equal(out, "{\"time\":\"", 9);
+    assert_non_null(strstr(out, "Z\",\"level\":\"error\",\"msg\":\"cannot open \\\"input\\\"\","
+                                "\"file\":\"/x y\\u000a.log\",\"b\":\"\\u0001\\u00e9\"}\n"));
+
+    char big[6000]; /* cut short, it still closes its string and object */
+    memset(big, '\\', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    capture_begin(fds, &saved);
+    lme_log(LME_LOG_INFO, "big", "k", big, NULL);
+    out = capture_end(fds, saved);
+    lme_log_set_format(LME_LOG_LOGFMT);
+    size_t len = strlen(out);
+    assert_true(len <= 4096);
+    assert_memory_equal(out + len - 3, "\"}\n", 3);
+    assert_int_equal(out[len - 4], '\\'); /* an escaped backslash pair, not a lone escape */
+    assert_int_equal(out[len - 5], '\\');
+}
+
 static void test_err_set_fills_and_returns_code(void **state)
 {
     (void)state;
@@ -106,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_newlines_and_controls_stay_on_one_line),
         cmocka_unit_test(test_records_below_the_level_are_dropped),
         cmocka_unit_test(test_long_record_is_cut_not_overflowed),
+        cmocka_unit_test(test_json_format_is_one_object_per_line),
         cmocka_unit_test(test_err_set_fills_and_returns_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,274 @@
+/* The pipeline's counters and their rendering: see pipeline_stats.h and docs/metrics.md. */
+#include "pipeline_stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const counted_codes[STATS_CODES] = {
+    "41220", "41210", "41207", "01211", "00510", "00505", "64210", "41300", "41217", "08226",
+};
+
+int pipeline_stats_init(struct pipeline_stats *st, size_t n_inputs, size_t n_sinks,
+                        int64_t started_ms)
+{
+    memset(st, 0, sizeof(*st));
+    st->inputs = calloc(n_inputs ? n_inputs : 1, sizeof(*st->inputs));
+    st->sinks = calloc(n_sinks ? n_sinks : 1, sizeof(*st->sinks));
+    st->started_ms = started_ms;
+    return st->inputs && st->sinks ? 0 : LME_ENOMEM;
+}
+
+void pipeline_stats_free(struct pipeline_stats *st)
+{
+    free(st->inputs);
+    free(st->sinks);
+    st->inputs = NULL;
+    st->sinks = NULL;
+}
+
+static size_t code_index(const struct lme_event *ev)
+{
+    if (ev->code.len != 5)
+        return STATS_CODES + 1; /* none */
+    for (size_t i = 0; i < STATS_CODES; i++)
+        if (memcmp(ev->code.ptr, counted_codes[i], 5) == 0)
+            return i;
+    return STATS_CODES; /* other */
+}
+
+void pipeline_stats_event(struct pipeline_stats *st, size_t input, const struct lme_event *ev)
+{
+    struct input_stats *in = &st->inputs[input];
+    in->records++;
+    in->parse_failures += (ev->flags & LME_EV_PARSE_FAILURE) != 0;
+    st->by_code[code_index(ev)]++;
+}
+
+bool pipeline_stats_healthy(struct pipeline_stats *st, struct sink *const *sinks, size_t n_sinks,
+                            int64_t now_ms, int stall_ms, char *reason, size_t size)
+{
+    bool healthy = true;
+    reason[0] = '\0';
+    for (size_t i = 0; i < n_sinks; i++) {
+        const struct sink_stats *s = &sinks[i]->stats;
+        struct sink_progress *p = &st->sinks[i];
+        uint64_t settled = s->delivered + s->dead_lettered;
+        if (settled != p->settled || s->in_flight == 0 || p->last_move_ms == 0) {
+            p->settled = settled;
+            p->last_move_ms = now_ms;
+            continue;
+        }
+        if (now_ms - p->last_move_ms < stall_ms || !healthy)
+            continue;
+        healthy = false;
+        snprintf(reason, size, "%s: %llu events in flight, none delivered for %lld s", sinks[i]->name,
+                 (unsigned long long)s->in_flight, (long long)((now_ms - p->last_move_ms) / 1000));
+    }
+    return healthy;
+}
+
+/* The distinct host names of the inputs, in input order; returns how many. */
+static size_t input_hosts(const struct config *cfg, const char **hosts)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_inputs; i++) {
+        const char *h = cfg->inputs[i].host_name ? cfg->inputs[i].host_name : cfg->host_name;
+        size_t k = 0;
+        while (k < n && strcmp(hosts[k], h) != 0)
+            k++;
+        if (k == n)
+            hosts[n++] = h;
+    }
+    return n;
+}
+
+static const char *host_of(const struct config *cfg, size_t i)
+{
+    return cfg->inputs[i].host_name ? cfg->inputs[i].host_name : cfg->host_name;
+}
+
+static int render_inputs(const struct pipeline_stats *st, const struct config *cfg,
+                         struct lme_buf *b)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t field; /* offset in struct input_stats */
+    } families[] = {
+        { "lme_input_bytes_read_total", "counter", "Bytes read from the input's files.",
+          offsetof(struct input_stats, bytes) },
+        { "lme_input_records_total", "counter", "Records read (events made).",
+          offsetof(struct input_stats, records) },
+        { "lme_input_parse_failures_total", "counter", "Records tagged lme_parse_failure.",
+          offsetof(struct input_stats, parse_failures) },
+        { "lme_input_files", "gauge", "Files followed now.", offsetof(struct input_stats, files) },
+    };
+    int rc = 0;
+    for (size_t f = 0; f < sizeof(families) / sizeof(families[0]) && !rc; f++) {
+        rc = metrics_family(b, families[f].name, families[f].type, families[f].help);
+        for (size_t i = 0; i < cfg->n_inputs && !rc; i++) {
+            char idx[24], labels[600];
+            snprintf(idx, sizeof(idx), "%zu", i);
+            uint64_t v;
+            memcpy(&v, (const char *)&st->inputs[i] + families[f].field, sizeof(v));
+            rc = metrics_sample(b, families[f].name,
+                                metrics_labels(labels, sizeof(labels), "input", idx, "host",
+                                               host_of(cfg, i), NULL),
+                                (double)v);
+        }
+    }
+    return rc;
+}
+
+static int render_events(const struct pipeline_stats *st, const struct config *cfg,
+                         struct lme_buf *b)
+{
+    char labels[600];
+    int rc = metrics_family(b, "lme_events_by_code_total", "counter",
+                            "Events by code, for the codes that tell a connector's health.");
+    for (size_t i = 0; i < STATS_CODES + 2 && !rc; i++)
+        rc = metrics_sample(b, "lme_events_by_code_total",
+                            metrics_labels(labels, sizeof(labels), "code",
+                                           i < STATS_CODES ? counted_codes[i]
+                                           : i == STATS_CODES ? "other" : "none", NULL),
+                            (double)st->by_code[i]);
+    if (!rc)
+        rc = metrics_family(b, "lme_diagnoses_total", "counter",
+                            "41220 events diagnosed, by probable cause.");
+    const char *hosts[cfg->n_inputs ? cfg->n_inputs : 1];
+    size_t n_hosts = input_hosts(cfg, hosts);
+    for (size_t h = 0; h < n_hosts && !rc; h++)
+        for (int c = 0; c < CAUSE_COUNT && !rc; c++) {
+            uint64_t n = 0;
+            for (size_t i = 0; i < cfg->n_inputs; i++)
+                if (strcmp(host_of(cfg, i), hosts[h]) == 0)
+                    n += st->inputs[i].diagnoses[c];
+            if (n == 0 && c == CAUSE_NONE)
+                continue; /* never made for an event */
+            rc = metrics_sample(b, "lme_diagnoses_total",
+                                metrics_labels(labels, sizeof(labels), "cause",
+                                               diagnosis_cause_name((enum diagnosis_cause)c),
+                                               "host", hosts[h], NULL),
+                                (double)n);
+        }
+    return rc;
+}
+
+static int render_probes(const struct config *cfg, struct enrich *enrich, struct lme_buf *b)
+{
+    char labels[600];
+    int rc = metrics_family(b, "lme_probe_rounds_total", "counter", "Probe rounds run.");
+    if (!rc)
+        rc = metrics_family(b, "lme_probe_ok", "gauge",
+                            "1 when the check passed in the last probe round, 0 when it failed.");
+    for (size_t i = 0; i < cfg->n_connectors && !rc && enrich; i++) {
+        uint64_t rounds = 0;
+        struct probe_report r;
+        int have = enrich_connector_state(enrich, i, &rounds, &r);
+        const char *name = cfg->connectors[i].name;
+        rc = metrics_sample(b, "lme_probe_rounds_total",
+                            metrics_labels(labels, sizeof(labels), "connector", name, NULL),
+                            (double)rounds);
+        if (rc || !have)
+            continue;
+        struct {
+            const char *check;
+            bool checked, ok;
+        } checks[] = {
+            { "notes_ini", r.ini != PROBE_INI_NOT_CONFIGURED, r.ini == PROBE_INI_OK },
+            { "keyfilename", r.key != PROBE_KEY_NOT_CHECKED, r.key == PROBE_KEY_MATCH },
+            { "id_file", r.id_checked, r.id.status == PROBE_FILE_OK },
+            { "notes_server", r.server_checked, r.server.status == PROBE_NET_REACHABLE },
+        };
+        for (size_t k = 0; k < 4 && !rc; k++)
+            if (checks[k].checked)
+                rc = metrics_sample(b, "lme_probe_ok",
+                                    metrics_labels(labels, sizeof(labels), "connector", name,
+                                                   "check", checks[k].check, NULL),
+                                    checks[k].ok ? 1 : 0);
+    }
+    return rc;
+}
+
+static int render_sinks(struct sink *const *sinks, size_t n, struct lme_buf *b)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } families[] = {
+        { "lme_sink_events_delivered_total", "counter", "Events the sink settled as delivered." },
+        { "lme_sink_events_retried_total", "counter", "Re-sends after transient errors." },
+        { "lme_sink_events_dead_lettered_total", "counter", "Events set aside in the dead-letter file." },
+        { "lme_sink_events_in_flight", "gauge", "Events handed to the sink, not settled yet." },
+        { "lme_sink_in_flight_bytes", "gauge", "Bytes of the events in flight." },
+        { "lme_kafka_producer_queue_messages", "gauge", "Messages in librdkafka's queue." },
+    };
+    int rc = 0;
+    for (size_t f = 0; f < 6 && !rc; f++) {
+        rc = metrics_family(b, families[f].name, families[f].type, families[f].help);
+        for (size_t i = 0; i < n && !rc; i++) {
+            const struct sink_stats *s = &sinks[i]->stats;
+            double v[6] = { (double)s->delivered, (double)s->retried, (double)s->dead_lettered,
+                            (double)s->in_flight, (double)s->in_flight_bytes, (double)s->queue };
+            if (f == 5 && s->queue < 0)
+                continue; /* not a Kafka sink */
+            char labels[300];
+            rc = metrics_sample(b, families[f].name,
+                                metrics_labels(labels, sizeof(labels), "sink", sinks[i]->name, NULL),
+                                v[f]);
+        }
+    }
+    return rc;
+}
+
+static int render_files(const struct pipeline_stats *st, const struct lag *lags, size_t n_lags,
+                        struct lme_buf *b)
+{
+    char labels[4200];
+    int rc = metrics_family(b, "lme_checkpoint_lag_bytes", "gauge",
+                            "Bytes of the file after its settled offset.");
+    for (size_t i = 0; i < n_lags && !rc; i++)
+        rc = metrics_sample(b, "lme_checkpoint_lag_bytes",
+                            metrics_labels(labels, sizeof(labels), "file", lags[i].path, NULL),
+                            (double)lags[i].bytes);
+    if (!rc)
+        rc = metrics_family(b, "lme_files_truncated_total", "counter",
+                            "Files seen shrinking (copy-truncate) and read again.") ||
+             metrics_sample(b, "lme_files_truncated_total", NULL, (double)st->truncations);
+    if (!rc)
+        rc = metrics_family(b, "lme_checkpoint_saves_total", "counter", "Checkpoint writes.") ||
+             metrics_sample(b, "lme_checkpoint_saves_total", "result=\"ok\"", (double)st->checkpoint_ok) ||
+             metrics_sample(b, "lme_checkpoint_saves_total", "result=\"error\"",
+                            (double)st->checkpoint_errors);
+    if (!rc)
+        rc = metrics_family(b, "lme_delivery_latency_seconds", "histogram",
+                            "From reading a record to its settlement by every sink.") ||
+             metrics_histogram_write(b, "lme_delivery_latency_seconds", NULL, &st->latency);
+    return rc ? LME_ENOMEM : 0;
+}
+
+int pipeline_stats_render(const struct pipeline_stats *st, const struct config *cfg,
+                          struct sink *const *sinks, size_t n_sinks, struct enrich *enrich,
+                          const struct lag *lags, size_t n_lags, int64_t now_ms,
+                          struct lme_buf *out)
+{
+    char labels[200];
+    char schema[8];
+    snprintf(schema, sizeof(schema), "%d", LME_SCHEMA_VERSION);
+    int rc = metrics_family(out, "lme_build_info", "gauge", "What is running.") ||
+             metrics_sample(out, "lme_build_info",
+                            metrics_labels(labels, sizeof(labels), "version", LME_VERSION,
+                                           "schema_version", schema, NULL), 1) ||
+             metrics_family(out, "lme_uptime_seconds", "gauge", "Since the daemon started.") ||
+             metrics_sample(out, "lme_uptime_seconds", NULL, (double)(now_ms - st->started_ms) / 1000.0);
+    if (!rc)
+        rc = render_inputs(st, cfg, out);
+    if (!rc)
+        rc = render_events(st, cfg, out);
+    if (!rc)
+        rc = render_probes(cfg, enrich, out);
+    if (!rc)
+        rc = render_sinks(sinks, n_sinks, out);
+    if (!rc)
+        rc = render_files(st, lags, n_lags, out);
+    return rc ? LME_ENOMEM : 0;
+}
