@@ -6,8 +6,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -272,6 +274,44 @@ static int read_input(struct reader *r, json_t *obj, struct config_input *in)
     return rc;
 }
 
+#define MAX_SECRET_BYTES 4096
+
+/* A secret given as {"file": PATH} (its first line, the file not readable by others) or
+ * {"env": NAME}, so that it need not sit in the config. Fills out (NUL-terminated). The value is
+ * never put in an error. */
+static int read_secret(struct reader *r, json_t *v, char *out, size_t size)
+{
+    static const char *const keys[] = { "file", "env", NULL };
+    json_t *file = json_object_get(v, "file"), *env = json_object_get(v, "env");
+    int rc = only_keys(r, v, keys);
+    if (rc)
+        return rc;
+    if (!!file == !!env || !json_is_string(file ? file : env))
+        return fail(r, "expected {\"file\": PATH} or {\"env\": NAME}");
+    if (env) {
+        const char *val = getenv(json_string_value(env));
+        if (!val || !*val)
+            return fail(r, "environment variable %s is not set", json_string_value(env));
+        snprintf(out, size, "%s", val);
+        return 0;
+    }
+    const char *path = json_string_value(file);
+    FILE *f = fopen(path, "re");
+    struct stat st;
+    if (!f)
+        return fail(r, "cannot read the secret file %s: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+        fclose(f);
+        return fail(r, "the secret file %s is readable by others (chmod o-r)", path);
+    }
+    out[0] = '\0';
+    if (!fgets(out, (int)size, f))
+        out[0] = '\0';
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return out[0] ? 0 : fail(r, "the secret file %s is empty", path);
+}
+
 static int read_rdkafka(struct reader *r, json_t *obj, struct kafka_sink_config *k)
 {
     json_t *props = json_object_get(obj, "rdkafka");
@@ -293,9 +333,16 @@ static int read_rdkafka(struct reader *r, json_t *obj, struct kafka_sink_config 
     const char *name;
     json_t *v;
     json_object_foreach(props, name, v) {
-        char num[64];
+        char num[64], secret[MAX_SECRET_BYTES];
         const char *text = NULL;
-        if (json_is_string(v))
+        if (json_is_object(v) && kafka_sink_is_secret(name)) {
+            size_t inner = push_key(r, name);
+            rc = read_secret(r, v, secret, sizeof(secret));
+            pop(r, inner);
+            if (rc)
+                goto done;
+            text = secret;
+        } else if (json_is_string(v))
             text = json_string_value(v);
         else if (json_is_integer(v))
             snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v)), text = num;
@@ -303,12 +350,15 @@ static int read_rdkafka(struct reader *r, json_t *obj, struct kafka_sink_config 
             text = json_is_true(v) ? "true" : "false";
         if (!text) {
             size_t inner = push_key(r, name);
-            rc = fail(r, "expected a string, an integer or a boolean");
+            rc = fail(r, kafka_sink_is_secret(name)
+                             ? "expected a string, or {\"file\": PATH} or {\"env\": NAME}"
+                             : "expected a string, an integer or a boolean");
             pop(r, inner);
             goto done;
         }
         k->prop_names[k->n_props] = strdup(name);
         k->prop_values[k->n_props] = strdup(text);
+        explicit_bzero(secret, sizeof(secret));
         if (!k->prop_names[k->n_props] || !k->prop_values[k->n_props]) {
             free(k->prop_names[k->n_props]);
             free(k->prop_values[k->n_props]);
@@ -728,8 +778,26 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
     return read_items(r, root, cfg);
 }
 
+/* Whoever can write the config decides what the daemon reads and where it connects: it must be
+ * the daemon's own user's or root's, and not writable by others. */
+static int check_owner_and_mode(const char *path, struct lme_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0; /* json_load_file says why it cannot be read */
+    if (st.st_mode & S_IWOTH)
+        return lme_err_set(err, LME_EINVAL, "%s: writable by others (chmod o-w): refused", path);
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        return lme_err_set(err, LME_EINVAL,
+                           "%s: owned by uid %u, neither root nor the daemon's user: refused", path,
+                           (unsigned)st.st_uid);
+    return 0;
+}
+
 int config_load(const char *path, struct config **out, struct lme_err *err)
 {
+    if (check_owner_and_mode(path, err) != 0)
+        return err->code;
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {

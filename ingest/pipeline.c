@@ -112,6 +112,10 @@ static int make_state_dir(const char *dir, struct lme_err *err)
     }
     if (mkdir(path, 0750) != 0 && errno != EEXIST)
         return lme_err_set(err, LME_EIO, "cannot create state_dir %s: %s", path, strerror(errno));
+    struct stat st; /* others who can write there could forge checkpoints: records skipped */
+    if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH))
+        return lme_err_set(err, LME_EINVAL, "state_dir %s is writable by others (chmod o-w): refused",
+                           path);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "config.h"
@@ -243,14 +244,18 @@ int run_cmd_main(int argc, char **argv)
     int opt = parse_options(argc, argv, &file, &once, true);
     if (opt)
         return opt > 0 ? EXIT_OK : EXIT_USAGE;
+    install_signals(); /* first: a SIGTERM during the start must stop it cleanly, not kill it */
     struct config *cfg;
     struct lme_err err;
     if (config_load(file, &cfg, &err) != 0) {
         lme_log(LME_LOG_ERROR, "invalid configuration: not starting", "error", err.msg, NULL);
         return EXIT_USAGE;
     }
-    install_signals();
     apply_log_settings(cfg);
+    if (geteuid() == 0)
+        lme_log(LME_LOG_WARN, "running as root: it needs only read access to the logs and the "
+                              "connectors' files and write access to state_dir (docs/deploy.md)",
+                NULL);
     struct services sv = { .started_ms = wall_now_ms() };
     struct pipeline *p = pipeline_create(cfg, NULL, &err);
     if (!p) {

@@ -358,6 +358,8 @@ static void test_kill_9_while_following_loses_nothing_and_resends_with_the_same_
     if (!settled)
         fprintf(stderr, "checkpoint %lld of %lld bytes\n", checkpoint_offset(state_dir, log), size);
     assert_true(settled);
+    /* signals before its handlers are in place would kill it: wait until it says it runs */
+    assert_true(file_wait_for(last_log, "msg=started", 10000));
     assert_int_equal(kill(d.pid, SIGTERM), 0);
     assert_int_equal(proc_wait(&d, 30000), 0);
     proc_stop(&d);

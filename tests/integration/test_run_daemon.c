@@ -127,6 +127,22 @@ static void test_file_sink_gets_every_event(void **state)
     run_result_free(&res);
 }
 
+/* Others who can write state_dir could forge checkpoints (records skipped): run refuses it. */
+static void test_state_dir_writable_by_others_is_refused(void **state)
+{
+    (void)state;
+    const char *cfg = write_config("open.json", NULL);
+    char dir[PATH_MAX + 32];
+    snprintf(dir, sizeof(dir), "%s/open.json.state", tmp);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    struct run_result res = run("run", cfg, 1);
+    assert_int_equal(res.status, 2);
+    assert_non_null(strstr(res.err, "writable by others"));
+    assert_int_equal(count_events(res.out, res.out_len), 0);
+    run_result_free(&res);
+}
+
 static void test_check_config(void **state)
 {
     (void)state;
@@ -337,6 +353,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_without_sinks_events_go_to_standard_output),
         cmocka_unit_test(test_file_sink_gets_every_event),
         cmocka_unit_test(test_check_config),
+        cmocka_unit_test(test_state_dir_writable_by_others_is_refused),
         cmocka_unit_test(test_shipped_configs_are_valid),
         cmocka_unit_test(test_restart_resumes_where_it_was),
         cmocka_unit_test(test_sigterm_drains_and_exits),

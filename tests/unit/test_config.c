@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -189,6 +190,63 @@ static void test_secrets_never_appear_in_errors(void **state)
     }
 }
 
+static void test_config_writable_by_others_is_refused(void **state)
+{
+    (void)state;
+    struct config *cfg;
+    struct lme_err err = { 0 };
+    assert_int_equal(load("{" INPUT "}", &cfg, &err), 0);
+    config_free(cfg);
+    chmod(path, 0666);
+    assert_int_not_equal(config_load(path, &cfg, &err), 0);
+    assert_non_null(strstr(err.msg, "writable by others"));
+    chmod(path, 0644);
+}
+
+/* sasl.password and its kin may come from a file or the environment; never into an error. */
+static void test_secrets_from_a_file_or_the_environment(void **state)
+{
+    (void)state;
+    char secret_path[300], text[1024];
+    snprintf(secret_path, sizeof(secret_path), "%s/kafka.pass", dir);
+    FILE *f = fopen(secret_path, "w");
+    fputs("s3cr3t-from-file\nsecond line ignored\n", f);
+    fclose(f);
+    chmod(secret_path, 0600);
+    snprintf(text, sizeof(text),
+             "{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"rdkafka\":"
+             "{\"security.protocol\":\"sasl_plaintext\",\"sasl.mechanisms\":\"PLAIN\","
+             "\"sasl.username\":\"u\",\"sasl.password\":{\"file\":\"%s\"}}}]}", secret_path);
+    struct config *cfg;
+    struct lme_err err = { 0 };
+    if (load(text, &cfg, &err) != 0)
+        fail_msg("%s", err.msg);
+    struct kafka_sink_config *k = &cfg->sinks[0].kafka;
+    assert_string_equal(k->prop_names[3], "sasl.password");
+    assert_string_equal(k->prop_values[3], "s3cr3t-from-file");
+    config_free(cfg);
+
+    chmod(secret_path, 0644); /* readable by others: refused */
+    assert_int_not_equal(load(text, &cfg, &err), 0);
+    assert_non_null(strstr(err.msg, "readable by others"));
+    assert_null(strstr(err.msg, "s3cr3t"));
+    unlink(secret_path);
+
+    setenv("LME_TEST_KAFKA_PASSWORD", "s3cr3t-from-env", 1);
+    const char *env_text = "{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"rdkafka\":"
+                           "{\"sasl.password\":{\"env\":\"LME_TEST_KAFKA_PASSWORD\"}}}]}";
+    if (load(env_text, &cfg, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_string_equal(cfg->sinks[0].kafka.prop_values[0], "s3cr3t-from-env");
+    config_free(cfg);
+    unsetenv("LME_TEST_KAFKA_PASSWORD");
+    expect_error(env_text, "key 'sinks[0].rdkafka.sasl.password'", "LME_TEST_KAFKA_PASSWORD", "not set",
+                 NULL);
+    /* only secrets take this form */
+    expect_error("{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"rdkafka\":"
+                 "{\"linger.ms\":{\"env\":\"X\"}}}]}", "key 'sinks[0].rdkafka.linger.ms'", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +255,8 @@ int main(void)
         cmocka_unit_test(test_follow_keys),
         cmocka_unit_test(test_errors_name_file_key_and_expectation),
         cmocka_unit_test(test_secrets_never_appear_in_errors),
+        cmocka_unit_test(test_config_writable_by_others_is_refused),
+        cmocka_unit_test(test_secrets_from_a_file_or_the_environment),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
