@@ -7,6 +7,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -517,10 +518,35 @@ static struct source *find_source(struct pipeline *p, uint64_t dev, uint64_t ino
     return NULL;
 }
 
-/* A known file found by a scan: follows its new name, and opens it again when it changed while
- * closed (idle, or done after a rotation). */
-static void revisit(struct source *s, const char *path, const struct stat *st)
+/* Whether the file at path is still the one s read: a closed file's inode may have been freed
+ * (deleted) and given to a new file, which then starts otherwise. An open file's inode cannot. */
+static bool same_file_content(const struct source *s, const char *path)
 {
+    if (s->tail.fd >= 0 || s->tail.fingerprint_len == 0)
+        return true;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return true; /* gone meanwhile: nothing to mistake */
+    uint64_t fp;
+    uint32_t got;
+    bool same = checkpoint_fingerprint(fd, s->tail.fingerprint_len, &fp, &got) == 0 &&
+                got == s->tail.fingerprint_len && fp == s->tail.fingerprint;
+    close(fd);
+    return same;
+}
+
+/* A known file found by a scan: follows its new name, and opens it again when it changed while
+ * closed (idle, or done after a rotation). Returns false when the inode now holds another file:
+ * the caller lets s go and takes the file as new. */
+static bool revisit(struct source *s, const char *path, const struct stat *st)
+{
+    if (!same_file_content(s, path)) {
+        lme_log(LME_LOG_INFO, "a new file in a known inode: reading it from its start", "file",
+                path, NULL);
+        s->superseded = true; /* freed once settled; its checkpoint is not saved again */
+        s->done = true;
+        return false;
+    }
     s->seen = true;
     char absolute[PATH_MAX];
     if (realpath(path, absolute) && strcmp(absolute, s->tail.path) != 0) {
@@ -532,14 +558,15 @@ static void revisit(struct source *s, const char *path, const struct stat *st)
         }
     }
     if (s->tail.fd >= 0 || (uint64_t)st->st_size == s->tail.offset)
-        return;
+        return true;
     struct lme_err err;
     if (source_resume(s, &err) != 0)
-        return; /* replaced meanwhile: the next scan meets the new file */
+        return true; /* replaced meanwhile: the next scan meets the new file */
     s->done = false;
     s->rotated = false;
     s->last_growth_ms = mono_ms();
     lme_log(LME_LOG_INFO, "file changed: reopened", "file", s->tail.path, NULL);
+    return true;
 }
 
 static int scan_glob(struct pipeline *p, size_t input, const char *pattern, bool at_start,
@@ -557,9 +584,7 @@ static int scan_glob(struct pipeline *p, size_t input, const char *pattern, bool
         if (stat(g.gl_pathv[f], &st) != 0 || S_ISDIR(st.st_mode))
             continue;
         struct source *s = find_source(p, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
-        if (s)
-            revisit(s, g.gl_pathv[f], &st);
-        else
+        if (!s || !revisit(s, g.gl_pathv[f], &st))
             rc = add_source(p, input, g.gl_pathv[f], at_start, once, err);
     }
     globfree(&g);

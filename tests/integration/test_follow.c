@@ -530,6 +530,36 @@ static void test_polling_only_and_idle_files_closed_and_reopened(void **state)
     stop(&d);
 }
 
+/* A closed file whose inode now holds other content (here rewritten while idle and closed, as
+ * when a deleted file's inode goes to a new file) is read from its start, not from the old
+ * offset: a regression test for records torn in two (found by the model test). */
+static void test_closed_file_with_new_content_is_read_from_its_start(void **state)
+{
+    (void)state;
+    char input[PATH_MAX + 256];
+    snprintf(input, sizeof(input),
+             "{\"type\":\"file\",\"paths\":[\"%s/*.log\"],\"multiline_flush_ms\":100,"
+             "\"close_inactive_ms\":1000}", logs);
+    write_config_for(input, NULL);
+    struct proc d;
+    start(&d);
+    append_records(in_logs("a.log"), 0, 10);
+    expect_seqs(10, 0, 10, 1);
+    assert_true(file_wait_for(err_log, "file inactive: closed until it changes", 5000));
+    /* new content, longer than the old, in the same inode, written in one go */
+    char text[8192];
+    size_t len = 0;
+    for (int i = 100; i < 130; i++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s", single(i));
+    int fd = open(in_logs("a.log"), O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    expect_seqs(40, 100, 130, 1);
+    assert_true(file_wait_for(err_log, "a new file in a known inode", 1000));
+    stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -550,6 +580,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_utf16le_with_bom_is_read_as_utf8_with_file_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_reload_adds_an_input_and_keeps_the_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_polling_only_and_idle_files_closed_and_reopened, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_file_with_new_content_is_read_from_its_start, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
