@@ -144,6 +144,8 @@ static void read_arrived(struct arrived *a)
     char *text = read_file(out, &len);
     if (!text)
         return;
+    while (len > 0 && text[len - 1] != '\n')
+        len--; /* a line the daemon is writing right now: not there yet */
     a->all = events_parse(text, len);
     free(text);
     assert_non_null(a->all);
