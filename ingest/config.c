@@ -712,10 +712,17 @@ static int read_log_keys(struct reader *r, json_t *root, struct config *cfg)
 {
     static const char *const formats[] = { "logfmt", "json", NULL };
     static const char *const levels[] = { "debug", "info", "warn", "error", NULL };
+    static const char *const starts[] = { "beginning", "end", NULL };
     cfg->log_format = LME_LOG_LOGFMT;
     cfg->log_level = LME_LOG_INFO;
+    int bad = CONFIG_START_BEGINNING;
     int rc = get_choice(r, root, "log_format", formats, &cfg->log_format);
-    return rc ? rc : get_choice(r, root, "log_level", levels, &cfg->log_level);
+    if (!rc)
+        rc = get_choice(r, root, "log_level", levels, &cfg->log_level);
+    if (!rc)
+        rc = get_choice(r, root, "on_bad_checkpoints", starts, &bad);
+    cfg->on_bad_checkpoints = (enum config_start_at)bad;
+    return rc;
 }
 
 static int read_top(struct reader *r, json_t *root, struct config *cfg)
@@ -725,6 +732,7 @@ static int read_top(struct reader *r, json_t *root, struct config *cfg)
                                         "once_timeout_ms", "checkpoint_interval_ms",
                                         "poll_interval_ms", "scan_interval_ms", "inotify",
                                         "metrics", "log_format", "log_level",
+                                        "on_bad_checkpoints",
                                         "inputs", "connectors", "enrichment",
                                         "sinks", NULL };
     long long max_record = DEFAULT_MAX_RECORD, in_flight = DEFAULT_IN_FLIGHT;

@@ -52,6 +52,7 @@ struct config {
     int poll_interval_ms;       /* how often open files are checked for growth without inotify */
     int scan_interval_ms;       /* how often the inputs' globs are matched again */
     int inotify;                /* 0: polling only (as Fluent Bit's inotify_watcher false) */
+    enum config_start_at on_bad_checkpoints; /* where files start when checkpoints.json is unreadable */
     char *metrics_listen;       /* `metrics.listen`: HOST:PORT of /metrics, /health, /ready; NULL: off */
     int health_stall_ms;        /* a sink with events in flight and no delivery this long: unhealthy */
     int log_format;             /* enum lme_log_format */

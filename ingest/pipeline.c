@@ -68,6 +68,7 @@ struct pipeline {
     int64_t last_metrics_ms;
     int64_t commit_now_ms;         /* the time acks_advance's commits happen at */
     bool ready;                    /* the inputs were scanned */
+    bool bad_checkpoints;          /* checkpoints.json could not be read at start */
     struct lme_err sink_err; /* a sink's failure seen inside the parser's callback */
     volatile sig_atomic_t *stop, *reload;
 };
@@ -161,9 +162,14 @@ static int load_checkpoints(struct pipeline *p, bool *first_start)
     snprintf(path, sizeof(path), "%s/checkpoints.json", p->cfg->state_dir);
     *first_start = access(path, F_OK) != 0;
     struct lme_err cperr;
-    if (checkpoints_load(p->cfg->state_dir, &p->checkpoints, &cperr) != 0)
-        lme_log(LME_LOG_WARN, "checkpoints ignored: every file is read from its start", "error",
-                cperr.msg, NULL);
+    if (checkpoints_load(p->cfg->state_dir, &p->checkpoints, &cperr) == 0)
+        return 0;
+    p->bad_checkpoints = true;
+    lme_log(LME_LOG_WARN,
+            p->cfg->on_bad_checkpoints == CONFIG_START_END
+                ? "checkpoints ignored: every file found now is read from its end (on_bad_checkpoints)"
+                : "checkpoints ignored: every file is read from its start",
+            "error", cperr.msg, NULL);
     return 0;
 }
 
@@ -443,7 +449,10 @@ static void report_unreadable(struct pipeline *p, const char *path, const char *
 static uint64_t first_offset(struct pipeline *p, struct source *s, bool at_start, bool once)
 {
     const struct config_input *in = &p->cfg->inputs[s->input];
-    if (!once && at_start && p->new_input[s->input] && in->start_at == CONFIG_START_END)
+    bool at_end = in->start_at == CONFIG_START_END && p->new_input[s->input];
+    if (p->bad_checkpoints) /* we cannot know where we were: the operator chose */
+        at_end = p->cfg->on_bad_checkpoints == CONFIG_START_END;
+    if (!once && at_start && at_end)
         return tail_start_near_end(&s->tail, 0);
     if (in->max_read_back_bytes > 0)
         return tail_start_near_end(&s->tail, (uint64_t)in->max_read_back_bytes);

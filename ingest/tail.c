@@ -22,11 +22,14 @@ int tail_open(struct tail_file *t, const char *path, struct lme_err *err)
     if (fd < 0)
         return lme_err_set(err, LME_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return lme_err_set(err, LME_EIO, "%s: %s", path,
-                           S_ISREG(st.st_mode) ? strerror(e) : "not a regular file");
+        return lme_err_set(err, LME_EIO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return lme_err_set(err, LME_EIO, "%s: not a regular file", path);
     }
     char absolute[PATH_MAX];
     t->path = strdup(realpath(path, absolute) ? absolute : path);

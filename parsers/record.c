@@ -82,6 +82,34 @@ static size_t line_cap(const struct record_reader *r)
  * full its true length with terminator, n its content length (no terminator) within avail.
  * The record counts as cut only when text is lost: a line end or blank line that does not fit
  * costs nothing, since event.original ends with the last line that has text. */
+/* The length of the UTF-8 sequence a lead byte starts, or 0 for a byte that starts none. */
+static size_t utf8_lead_len(unsigned char c)
+{
+    return c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+}
+
+static bool is_continuation(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+/* A cut at take inside s[0, avail) backed off to the start of a UTF-8 character it would split,
+ * so that a valid text is not cut into an invalid one. Only when the bytes on both sides of the
+ * cut are the character's (a Windows-1252 "é" before plain text is left alone). */
+static size_t utf8_safe_cut(const char *line, size_t take, size_t avail)
+{
+    const unsigned char *s = (const unsigned char *)line;
+    if (take == 0 || take >= avail || !is_continuation(s[take]))
+        return take;
+    size_t k = take;
+    while (k > 0 && take - k < 3 && is_continuation(s[k - 1]))
+        k--;
+    if (k == 0)
+        return take;
+    size_t len = utf8_lead_len(s[k - 1]);
+    return len > take - (k - 1) ? k - 1 : take;
+}
+
 static int append_line(struct record_reader *r, const char *line, size_t avail, uint64_t full,
                        size_t n)
 {
@@ -91,6 +119,7 @@ static int append_line(struct record_reader *r, const char *line, size_t avail, 
     }
     size_t start = r->rec.len;
     size_t take = avail < r->max - start ? avail : r->max - start;
+    take = utf8_safe_cut(line, take, avail);
     if (lme_buf_append(&r->rec, line, take) != 0)
         return LME_ENOMEM;
     r->dropped += full - take;
@@ -199,8 +228,8 @@ static int process_line(struct record_reader *r, const char *line, size_t avail,
     if (kind == BROWSE_LOG_CONTINUATION) {
         if (r->active)
             return append_line(r, line, avail, full, n);
-        if (is_blank(line, n))
-            return 0;
+        if (is_blank(line, n) && full <= avail)
+            return 0; /* a blank line, seen whole: no text lost */
         h.kind = BROWSE_LOG_ORPHAN;
         if (start_record(r, line, avail, full, n, &h) != 0)
             return LME_ENOMEM;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "lines_file.h"
 
 struct dead_letter {
     int fd;
@@ -25,9 +26,8 @@ struct dead_letter *dead_letter_open(const char *path, struct lme_err *err)
         lme_err_set(err, LME_ENOMEM, "dead-letter file: out of memory");
         return NULL;
     }
-    dl->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    dl->fd = lines_file_open(path, err);
     if (dl->fd < 0) {
-        lme_err_set(err, LME_EIO, "cannot open dead-letter file %s: %s", path, strerror(errno));
         dead_letter_close(dl);
         return NULL;
     }
@@ -70,9 +70,10 @@ int dead_letter_write(struct dead_letter *dl, const char *sink, const char *dest
     free(head);
     if (rc)
         return lme_err_set(err, LME_ENOMEM, "dead-letter file: out of memory");
-    ssize_t w = write(dl->fd, b->data, b->len);
-    if (w != (ssize_t)b->len || fdatasync(dl->fd) != 0)
+    if (lines_file_append(dl->fd, dl->path, b->data, b->len, err) != 0)
+        return err->code;
+    if (fdatasync(dl->fd) != 0)
         return lme_err_set(err, LME_EIO, "cannot write dead-letter file %s: %s", dl->path,
-                           w < 0 ? strerror(errno) : "short write");
+                           strerror(errno));
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "lines_file.h"
 
 #define FLUSH_AT (256 * 1024)
 
@@ -25,17 +26,9 @@ struct file_sink {
 
 static int flush(struct file_sink *fs, struct lme_err *err)
 {
-    const char *p = fs->out.data;
-    size_t n = fs->out.len;
-    while (n > 0) {
-        ssize_t w = write(fs->fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return lme_err_set(err, LME_EIO, "cannot write %s: %s", fs->path, strerror(errno));
-        p += w;
-        n -= (size_t)w;
-    }
+    if (fs->out.len > 0 &&
+        lines_file_append(fs->fd, fs->path, fs->out.data, fs->out.len, err) != 0)
+        return err->code;
     lme_buf_reset(&fs->out);
     fs->base.stats.delivered += fs->n_tokens;
     fs->base.stats.in_flight = 0;
@@ -123,10 +116,9 @@ struct sink *file_sink_create(const char *path, struct lme_err *err)
         fs->fd = STDOUT_FILENO;
         return &fs->base;
     }
-    fs->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    fs->fd = lines_file_open(path, err);
     fs->owns_fd = 1;
     if (fs->fd < 0) {
-        lme_err_set(err, LME_EIO, "cannot open %s: %s", path, strerror(errno));
         file_sink_destroy(&fs->base);
         return NULL;
     }

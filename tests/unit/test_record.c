@@ -307,6 +307,59 @@ static void test_huge_line_is_bounded(void **state)
     free(data);
 }
 
+/* A line whose first max bytes are blank but which has text after them is not dropped (it was,
+ * silently, when no record was open). */
+static void test_long_line_blank_at_first_is_not_dropped(void **state)
+{
+    (void)state;
+    char data[400];
+    memset(data, ' ', 300);
+    strcpy(data + 300, "text after the blanks\nA(0001) 1 00001:next\n");
+    struct got g;
+    run(data, strlen(data), 0, 100, &g);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.r[0].kind, BROWSE_LOG_ORPHAN);
+    assert_true(g.r[0].truncated > 0);
+    assert_string_equal(g.r[1].text, "A(0001) 1 00001:next");
+    got_free(&g);
+}
+
+/* A cut at the limit never splits a UTF-8 character; Windows-1252 text is cut where it falls. */
+static void test_cut_keeps_utf8_characters_whole(void **state)
+{
+    (void)state;
+    char data[400] = "A(0001) 1 00001:";
+    size_t len = strlen(data);
+    while (len < 200) { /* "é" is C3 A9 */
+        data[len++] = (char)0xC3;
+        data[len++] = (char)0xA9;
+    }
+    data[len++] = '\n';
+    for (size_t max = 64; max < 70; max++) {
+        struct got g;
+        run(data, len, 0, max, &g);
+        assert_int_equal(g.n, 1);
+        size_t n = strlen(g.r[0].text);
+        assert_true(n <= max);
+        assert_int_equal((n - 16) % 2, 0); /* whole characters only */
+        assert_int_equal(g.r[0].truncated, len - 1 - n + 1);
+        got_free(&g);
+    }
+    /* 0xE9 is "é" in Windows-1252: followed by plain text it is not the start of a split
+     * character, and the cut stays where it falls */
+    char latin[200] = "A(0001) 1 00001:";
+    len = strlen(latin);
+    while (len < 120) {
+        latin[len++] = (char)0xE9;
+        latin[len++] = 'x';
+    }
+    latin[len++] = '\n';
+    struct got g;
+    run(latin, len, 0, 64, &g);
+    assert_int_equal(strlen(g.r[0].text), 64);
+    got_free(&g);
+}
+
 static void test_limit_below_minimum_is_refused(void **state)
 {
     (void)state;
@@ -329,6 +382,8 @@ int main(void)
         cmocka_unit_test(test_text_that_fits_is_not_truncated_by_its_line_end),
         cmocka_unit_test(test_header_longer_than_the_limit_stays_in_bounds),
         cmocka_unit_test(test_huge_line_is_bounded),
+        cmocka_unit_test(test_long_line_blank_at_first_is_not_dropped),
+        cmocka_unit_test(test_cut_keeps_utf8_characters_whole),
         cmocka_unit_test(test_limit_below_minimum_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,71 @@
+/* Files of JSON lines: see lines_file.h. */
+#include "lines_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define SCAN_BLOCK 4096
+
+/* The size the file has once a torn last line is cut off: just after its last '\n', or 0. */
+static off_t whole_lines_end(int fd, off_t size)
+{
+    char block[SCAN_BLOCK];
+    off_t at = size;
+    while (at > 0) {
+        size_t want = at < (off_t)sizeof(block) ? (size_t)at : sizeof(block);
+        ssize_t n = pread(fd, block, want, at - (off_t)want);
+        if (n != (ssize_t)want)
+            return size; /* cannot tell: leave it */
+        for (size_t i = want; i > 0; i--)
+            if (block[i - 1] == '\n')
+                return at - (off_t)want + (off_t)i;
+        at -= (off_t)want;
+    }
+    return 0;
+}
+
+int lines_file_open(const char *path, struct lme_err *err)
+{
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        lme_err_set(err, LME_EIO, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return fd; /* a FIFO or a device is written as it is */
+    off_t end = whole_lines_end(fd, st.st_size);
+    if (end < st.st_size && ftruncate(fd, end) == 0)
+        lme_log(LME_LOG_WARN, "a torn last line (an interrupted write) was cut off: its event is "
+                              "written again", "file", path, NULL);
+    return fd;
+}
+
+int lines_file_append(int fd, const char *path, const char *data, size_t len,
+                      struct lme_err *err)
+{
+    struct stat st;
+    off_t before = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
+    const char *p = data;
+    size_t n = len;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            if (before >= 0 && ftruncate(fd, before) != 0)
+                lme_log(LME_LOG_ERROR, "cannot cut a torn line off", "file", path, "error",
+                        strerror(errno), NULL);
+            return lme_err_set(err, LME_EIO, "cannot write %s: %s", path, strerror(e));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
