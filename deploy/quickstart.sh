@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libpcre2-dev
           libmicrohttpd-dev libsystemd-dev libcmocka-dev kcat tzdata curl systemd man-db
-          groff-base)
+          groff-base clang libclang-rt-dev valgrind)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 
@@ -46,6 +46,27 @@ build() {
 run_tests() {
     local dir=$1
     ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$(nproc)" --timeout 300
+}
+
+# The libFuzzer targets of tests/fuzz/ (docs/fuzzing.md), built with clang in build-fuzz, each run
+# for FUZZ_SECONDS (default 20) on a copy of its seed corpus. A crash, leak or timeout fails: the
+# input is kept in build-fuzz/fuzz-run/<target>/artifacts/, the fuzzer's output in .../log.
+# ASan's quarantine of freed memory (256 MB by default) would alone take fuzz_record past 512 MB.
+run_fuzz() {
+    local dir=build-fuzz seconds=${FUZZ_SECONDS:-20} src t run dict
+    CC=clang build "$dir" fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLME_FUZZ=ON -DLME_WERROR=ON
+    for src in tests/fuzz/fuzz_*.c; do
+        t=$(basename "$src" .c)
+        t=${t#fuzz_}
+        run=$dir/fuzz-run/$t
+        rm -rf "$run" && mkdir -p "$run/artifacts" && cp -r "tests/fuzz/corpus/$t" "$run/corpus"
+        dict=()
+        [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
+        ASAN_OPTIONS="quarantine_size_mb=64${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+            "$dir/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=512 \
+            "${dict[@]}" -artifact_prefix="$run/artifacts/" "$run/corpus" </dev/null >"$run/log" 2>&1 ||
+            { tail -n 60 "$run/log" >&2; die "fuzz_$t failed: input in $run/artifacts/, output in $run/log"; }
+    done
 }
 
 # The main job: a mock broker on loopback, the daemon publishing the sample to it, and what a
@@ -85,6 +106,7 @@ test)
     run_tests build
     build build-asan all -DCMAKE_BUILD_TYPE=Debug -DLME_SANITIZE=ON -DLME_WERROR=ON
     run_tests build-asan
+    run_fuzz
     ;;
 *)
     die "usage: deploy/quickstart.sh [sample|test]"
