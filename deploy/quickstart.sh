@@ -64,8 +64,9 @@ run_fuzz() {
         [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
         ASAN_OPTIONS="quarantine_size_mb=64${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
             "$dir/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=512 \
-            "${dict[@]}" -artifact_prefix="$run/artifacts/" "$run/corpus" </dev/null >"$run/log" 2>&1 ||
-            { tail -n 60 "$run/log" >&2; die "fuzz_$t failed: input in $run/artifacts/, output in $run/log"; }
+            "${dict[@]}" -artifact_prefix="$run/artifacts/" "$run/corpus" \
+            </dev/null >"$run/log" 2>&1 ||
+            { tail -n 60 "$run/log" >&2; die "fuzz_$t failed: input in $run/artifacts/, log in $run/log"; }
     done
 }
 

@@ -2,11 +2,12 @@
  * that lists the keys it knows; anything else is an error, never a silent default. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -296,18 +297,22 @@ static int read_secret(struct reader *r, json_t *v, char *out, size_t size)
         return 0;
     }
     const char *path = json_string_value(file);
-    FILE *f = fopen(path, "re");
+    /* O_NONBLOCK and a regular file only: a FIFO or a terminal named here must not hang start */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     struct stat st;
-    if (!f)
+    if (fd < 0)
         return fail(r, "cannot read the secret file %s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(r, "the secret file %s is not a regular file", path);
+    }
+    if (st.st_mode & S_IROTH) {
+        close(fd);
         return fail(r, "the secret file %s is readable by others (chmod o-r)", path);
     }
-    out[0] = '\0';
-    if (!fgets(out, (int)size, f))
-        out[0] = '\0';
-    fclose(f);
+    ssize_t n = read(fd, out, size - 1);
+    close(fd);
+    out[n > 0 ? n : 0] = '\0';
     out[strcspn(out, "\r\n")] = '\0';
     return out[0] ? 0 : fail(r, "the secret file %s is empty", path);
 }

@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct lme_err err = { 0, "" };
     int rc = ini_parse(text, size, &ini, &err);
 
-    int refuse = memchr(text, '\0', size) != NULL ||
-                 (size >= 2 && (memcmp(text, "\xFF\xFE", 2) == 0 || memcmp(text, "\xFE\xFF", 2) == 0));
+    int utf16 = size >= 2 && (memcmp(text, "\xFF\xFE", 2) == 0 || memcmp(text, "\xFE\xFF", 2) == 0);
+    int refuse = utf16 || memchr(text, '\0', size) != NULL;
     if (refuse && rc != LME_EINVAL)
         die("text with a NUL byte or a UTF-16 byte-order mark was not refused");
     if (!refuse && rc != 0)
@@ -71,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     touch(ini_get(ini, "notes", "keyfilename"));
     touch(ini_get(ini, "", "KeyFileName"));
     touch(ini_get(ini, "Exchange Connector", "Notes Server"));
-    if (ini_get(ini, NULL, "KeyFileName") || ini_get(ini, "Notes", NULL) || ini_get(NULL, "Notes", "x"))
+    if (ini_get(ini, NULL, "KeyFileName") || ini_get(ini, "Notes", NULL) ||
+        ini_get(NULL, "Notes", "x"))
         die("a lookup with a NULL argument found something");
 
     struct walk w = { ini, 0 };

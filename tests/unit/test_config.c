@@ -226,6 +226,17 @@ static void test_secrets_from_a_file_or_the_environment(void **state)
     assert_string_equal(k->prop_values[3], "s3cr3t-from-file");
     config_free(cfg);
 
+    char fifo[320]; /* a FIFO named as a secret file must not hang the load */
+    snprintf(fifo, sizeof(fifo), "%s/secret.fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char fifo_text[1024];
+    snprintf(fifo_text, sizeof(fifo_text),
+             "{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"rdkafka\":"
+             "{\"sasl.password\":{\"file\":\"%s\"}}}]}", fifo);
+    assert_int_not_equal(load(fifo_text, &cfg, &err), 0);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    unlink(fifo);
+
     chmod(secret_path, 0644); /* readable by others: refused */
     assert_int_not_equal(load(text, &cfg, &err), 0);
     assert_non_null(strstr(err.msg, "readable by others"));
