@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_str.h"
+
 const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 };
@@ -155,30 +157,22 @@ void metrics_snapshot_set_ready(struct metrics_snapshot *s, int ready)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* {"status":"ok"} or {"status":"unhealthy","reason":"..."} with the reason escaped. */
+/* {"status":"ok"} or {"status":"unhealthy","reason":"..."}, malloc'd; NULL when memory runs out. */
 static char *status_json(const char *status, const char *reason, size_t *len)
 {
-    char esc[1100];
-    size_t n = 0;
-    for (const char *r = reason; r && *r && n + 7 < sizeof(esc); r++) {
-        unsigned char c = (unsigned char)*r;
-        if (c == '"' || c == '\\') {
-            esc[n++] = '\\';
-            esc[n++] = (char)c;
-        } else if (c < 0x20) {
-            n += (size_t)snprintf(esc + n, sizeof(esc) - n, "\\u%04x", c);
-        } else {
-            esc[n++] = (char)c;
-        }
-    }
-    esc[n] = '\0';
-    char *body = malloc(n + 64);
-    if (!body)
+    struct lme_buf b = LME_BUF_INIT;
+    int rc = lme_buf_append_str(&b, "{\"status\":") || lme_json_append_string(&b, status, strlen(status));
+    if (!rc && reason && *reason)
+        rc = lme_buf_append_str(&b, ",\"reason\":") ||
+             lme_json_append_string(&b, reason, strlen(reason));
+    if (!rc)
+        rc = lme_buf_append(&b, "}\n", 3); /* with its NUL, so the body is a C string too */
+    if (rc) {
+        lme_buf_free(&b);
         return NULL;
-    int m = reason && *reason ? sprintf(body, "{\"status\":\"%s\",\"reason\":\"%s\"}\n", status, esc)
-                              : sprintf(body, "{\"status\":\"%s\"}\n", status);
-    *len = (size_t)m;
-    return body;
+    }
+    *len = b.len - 1;
+    return b.data;
 }
 
 int metrics_snapshot_page(struct metrics_snapshot *s, enum metrics_page page, char **body,

@@ -11,8 +11,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-
-#define SCAN_BLOCK 4096
+#include "lines.h"
 
 int tail_open(struct tail_file *t, const char *path, struct lme_err *err)
 {
@@ -105,52 +104,18 @@ void tail_refresh_fingerprint(struct tail_file *t)
     }
 }
 
-/* The offset just after the first '\n' at or after `from`, or size when there is none. */
-static uint64_t next_line_start(int fd, uint64_t from, uint64_t size)
-{
-    char block[SCAN_BLOCK];
-    for (uint64_t at = from; at < size;) {
-        ssize_t n = pread(fd, block, sizeof(block), (off_t)at);
-        if (n <= 0)
-            break;
-        char *nl = memchr(block, '\n', (size_t)n);
-        if (nl)
-            return at + (uint64_t)(nl - block) + 1;
-        at += (uint64_t)n;
-    }
-    return size;
-}
-
-/* The start of the line holding the byte before `end`: just after the last '\n' before it. */
-static uint64_t line_start_before(int fd, uint64_t end)
-{
-    char block[SCAN_BLOCK];
-    uint64_t at = end;
-    while (at > 0) {
-        size_t want = at < sizeof(block) ? (size_t)at : sizeof(block);
-        ssize_t n = pread(fd, block, want, (off_t)(at - want));
-        if (n != (ssize_t)want)
-            return end;
-        for (size_t i = want; i > 0; i--)
-            if (block[i - 1] == '\n')
-                return at - want + i;
-        at -= want;
-    }
-    return 0;
-}
-
 uint64_t tail_start_near_end(struct tail_file *t, uint64_t back)
 {
     if (back == 0) {
         char last;
         if (t->size == 0 || (pread(t->fd, &last, 1, (off_t)(t->size - 1)) == 1 && last == '\n'))
             return t->size;
-        return line_start_before(t->fd, t->size);
+        return lme_line_start_before(t->fd, t->size);
     }
     if (t->size <= back)
         return 0;
     /* the line straddling the cut is dropped whole, so reading starts on a line */
-    return next_line_start(t->fd, t->size - back - 1, t->size);
+    return lme_next_line_start(t->fd, t->size - back - 1, t->size);
 }
 
 void tail_close(struct tail_file *t)

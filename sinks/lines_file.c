@@ -7,27 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lines.h"
 #include "log.h"
-
-#define SCAN_BLOCK 4096
-
-/* The size the file has once a torn last line is cut off: just after its last '\n', or 0. */
-static off_t whole_lines_end(int fd, off_t size)
-{
-    char block[SCAN_BLOCK];
-    off_t at = size;
-    while (at > 0) {
-        size_t want = at < (off_t)sizeof(block) ? (size_t)at : sizeof(block);
-        ssize_t n = pread(fd, block, want, at - (off_t)want);
-        if (n != (ssize_t)want)
-            return size; /* cannot tell: leave it */
-        for (size_t i = want; i > 0; i--)
-            if (block[i - 1] == '\n')
-                return at - (off_t)want + (off_t)i;
-        at -= (off_t)want;
-    }
-    return 0;
-}
 
 int lines_file_open(const char *path, struct lme_err *err)
 {
@@ -39,7 +20,7 @@ int lines_file_open(const char *path, struct lme_err *err)
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
         return fd; /* a FIFO or a device is written as it is */
-    off_t end = whole_lines_end(fd, st.st_size);
+    off_t end = (off_t)lme_line_start_before(fd, (uint64_t)st.st_size);
     if (end < st.st_size && ftruncate(fd, end) == 0)
         lme_log(LME_LOG_WARN, "a torn last line (an interrupted write) was cut off: its event is "
                               "written again", "file", path, NULL);
