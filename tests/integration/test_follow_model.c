@@ -147,7 +147,10 @@ static int step_partial(struct model *m, int stream)
     record_bytes(m, seq, buf, sizeof(buf));
     live_path(m, stream, path, sizeof(path));
     m->partial[stream] = seq;
-    m->partial_cut[stream] = 1 + pick(m, (int)strlen(buf) - 1);
+    /* cut inside the first line: a line without its end waits for it, however long. A cut
+     * after a complete line would let the record's first lines go out alone once the file is
+     * silent for multiline_flush_ms (documented: the rest then comes as records of its own) */
+    m->partial_cut[stream] = 1 + pick(m, (int)strcspn(buf, "\n"));
     return append_bytes(path, buf, (size_t)m->partial_cut[stream]);
 }
 
