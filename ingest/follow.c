@@ -258,6 +258,7 @@ static int read_source(struct pipeline *p, size_t idx, int max_chunks, bool *eof
     for (int i = 0; max_chunks == TO_THE_END || (i < max_chunks && !interrupted(p)); i++) {
         size_t got;
         struct lme_err rerr = { 0 };
+        p->read_at_ms = mono_ms();
         int rc = source_read(s, p->chunk, READ_CHUNK, wall_ms(), pipeline_on_event, p, &got, &rerr);
         if (rc == LME_EIO && rerr.code == LME_EIO) {
             report_unreadable(p, s->tail.path, rerr.msg);
@@ -293,6 +294,7 @@ static int finish_source(struct pipeline *p, size_t idx, const char *msg, struct
 {
     struct source *s = &p->sources[idx];
     p->current = (uint32_t)idx;
+    p->read_at_ms = mono_ms();
     int rc = source_finish(s, wall_ms(), pipeline_on_event, p);
     s->done = true;
     log_file_done(s, msg);
@@ -355,6 +357,7 @@ static int check_source(struct pipeline *p, size_t idx, int64_t now, struct lme_
         return finish_source(p, idx, "file done", err);
     if (source_holds(s) && !s->flushed && silent >= in->multiline_flush_ms) {
         p->current = (uint32_t)idx;
+        p->read_at_ms = mono_ms();
         s->flushed = true; /* a partial line left: it waits for its end, not for a timer */
         int rc = source_flush(s, wall_ms(), pipeline_on_event, p);
         if (rc)

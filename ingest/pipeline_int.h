@@ -53,6 +53,7 @@ struct pipeline {
     struct lag *lags;
     int64_t last_metrics_ms;
     int64_t commit_now_ms;         /* the time acks_advance's commits happen at */
+    int64_t read_at_ms;            /* when the chunk being parsed was read (monotonic) */
     bool ready;                    /* the inputs were scanned */
     bool bad_checkpoints;          /* checkpoints.json could not be read at start */
     struct lme_err sink_err; /* a sink's failure seen inside the parser's callback */

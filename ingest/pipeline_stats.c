@@ -27,12 +27,25 @@ void pipeline_stats_free(struct pipeline_stats *st)
     st->sinks = NULL;
 }
 
+/* The five digits as one integer: ten integer comparisons per event instead of ten memcmp. */
+static uint64_t code_key(const char *code)
+{
+    uint64_t k = 0;
+    memcpy(&k, code, 5);
+    return k;
+}
+
 static size_t code_index(const struct lme_event *ev)
 {
+    static uint64_t keys[STATS_CODES];
+    if (!keys[0])
+        for (size_t i = 0; i < STATS_CODES; i++)
+            keys[i] = code_key(counted_codes[i]);
     if (ev->code.len != 5)
         return STATS_CODES + 1; /* none */
+    uint64_t k = code_key(ev->code.ptr);
     for (size_t i = 0; i < STATS_CODES; i++)
-        if (memcmp(ev->code.ptr, counted_codes[i], 5) == 0)
+        if (k == keys[i])
             return i;
     return STATS_CODES; /* other */
 }
