@@ -1,93 +1,80 @@
-/* Acknowledgement tracking: see acks.h. A ring of the records in flight, indexed by token minus
- * the head's token; it grows by doubling and holds as many records as the byte budget lets in. */
+/* Acknowledgement tracking for one source: see acks.h. A ring of the records in flight, indexed
+ * by sequence number minus the head's; it grows by doubling and holds as many records as the
+ * byte budget lets in. */
 #include "acks.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct record {
+#include "err.h"
+
+#define ACKS_FIRST_CAP 64
+
+struct ack_record {
     int32_t pending; /* settlements still expected (negative while one precedes its expectation) */
-    uint32_t source;
     uint64_t end_offset;
     int64_t added_ms;
 };
 
-struct acks {
-    struct record *ring;
-    uint64_t cap;        /* a power of two */
-    uint64_t head;       /* ring index of the oldest record */
-    uint64_t count;
-    uint64_t head_token; /* token of the oldest record */
-};
-
-struct acks *acks_create(struct lme_err *err)
+void acks_init(struct acks *a)
 {
-    struct acks *a = calloc(1, sizeof(*a));
-    if (a) {
-        a->cap = 1024;
-        a->ring = calloc(a->cap, sizeof(*a->ring));
-    }
-    if (!a || !a->ring) {
-        acks_destroy(a);
-        lme_err_set(err, LME_ENOMEM, "acknowledgement tracking: out of memory");
-        return NULL;
-    }
-    a->head_token = 1;
-    return a;
+    memset(a, 0, sizeof(*a));
+    a->head_seq = 1;
 }
 
-void acks_destroy(struct acks *a)
+void acks_free(struct acks *a)
 {
     if (!a)
         return;
+    uint64_t next = a->head_seq + a->count; /* sequence numbers never repeat for one source */
     free(a->ring);
-    free(a);
+    acks_init(a);
+    a->head_seq = next;
 }
 
-static struct record *at(const struct acks *a, uint64_t token)
+static struct ack_record *at(const struct acks *a, uint64_t seq)
 {
-    if (token < a->head_token || token - a->head_token >= a->count)
+    if (seq < a->head_seq || seq - a->head_seq >= a->count)
         return NULL;
-    return &a->ring[(a->head + (token - a->head_token)) & (a->cap - 1)];
+    return &a->ring[(a->head + (seq - a->head_seq)) & (a->cap - 1)];
 }
 
 /* Doubles the ring, unrolling it so the head is at index 0. */
 static int grow(struct acks *a)
 {
-    struct record *ring = malloc(2 * a->cap * sizeof(*ring));
+    uint64_t cap = a->cap ? 2 * a->cap : ACKS_FIRST_CAP;
+    struct ack_record *ring = malloc(cap * sizeof(*ring));
     if (!ring)
         return LME_ENOMEM;
     for (uint64_t i = 0; i < a->count; i++)
         ring[i] = a->ring[(a->head + i) & (a->cap - 1)];
     free(a->ring);
     a->ring = ring;
-    a->cap *= 2;
+    a->cap = cap;
     a->head = 0;
     return 0;
 }
 
-int acks_add(struct acks *a, uint32_t source, uint64_t end_offset, int64_t now_ms,
-             uint64_t *token)
+int acks_add(struct acks *a, uint64_t end_offset, int64_t added_ms, uint64_t *seq)
 {
     if (a->count == a->cap && grow(a) != 0)
         return LME_ENOMEM;
-    a->ring[(a->head + a->count) & (a->cap - 1)] =
-        (struct record){ 0, source, end_offset, now_ms };
-    *token = a->head_token + a->count;
+    a->ring[(a->head + a->count) & (a->cap - 1)] = (struct ack_record){ 0, end_offset, added_ms };
+    *seq = a->head_seq + a->count;
     a->count++;
     return 0;
 }
 
-void acks_expect(struct acks *a, uint64_t token, int n)
+void acks_expect(struct acks *a, uint64_t seq, int n)
 {
-    struct record *r = at(a, token);
+    struct ack_record *r = at(a, seq);
     if (r)
         r->pending += n;
 }
 
-void acks_settle(struct acks *a, uint64_t token)
+void acks_settle(struct acks *a, uint64_t seq)
 {
-    struct record *r = at(a, token);
+    struct ack_record *r = at(a, seq);
     if (r)
         r->pending--;
 }
@@ -95,18 +82,13 @@ void acks_settle(struct acks *a, uint64_t token)
 uint64_t acks_advance(struct acks *a, acks_committed_fn fn, void *ctx)
 {
     while (a->count > 0) {
-        struct record *r = &a->ring[a->head];
+        struct ack_record *r = &a->ring[a->head];
         if (r->pending > 0)
             break;
-        fn(ctx, r->source, r->end_offset, r->added_ms);
+        fn(ctx, r->end_offset, r->added_ms);
         a->head = (a->head + 1) & (a->cap - 1);
-        a->head_token++;
+        a->head_seq++;
         a->count--;
     }
-    return a->count;
-}
-
-uint64_t acks_pending(const struct acks *a)
-{
     return a->count;
 }

@@ -1,44 +1,52 @@
-/* Acknowledgement tracking: which records every sink has settled, and so how far each source
- * can be committed. Records get consecutive tokens in the order they are handed to the sinks;
- * each waits for a number of settlements (one per sink copy). A source's committed offset is the
- * end of its last record such that it and every record before it, of every source, are settled:
- * what a checkpoint may safely record. Single-threaded. */
+/* Acknowledgement tracking for one source: which of its records every sink has settled, and so
+ * how far the source can be committed. Records get consecutive sequence numbers in the order
+ * they are handed to the sinks; each waits for a number of settlements (one per sink copy). The
+ * committed offset is the end of the last record such that it and every earlier record of the
+ * same source are settled: what a checkpoint may safely record. Each source has its own queue,
+ * so a record stuck in one file holds back that file only. Single-threaded. */
 #ifndef LME_ACKS_H
 #define LME_ACKS_H
 
 #include <stdint.h>
 
-#include "err.h"
+struct ack_record;
 
-struct acks;
+struct acks {
+    struct ack_record *ring; /* NULL until the first record */
+    uint64_t cap;            /* a power of two, or 0 */
+    uint64_t head;           /* ring index of the oldest record */
+    uint64_t count;
+    uint64_t head_seq;       /* sequence number of the oldest record */
+};
 
-/* Returns NULL with err filled when memory runs out. Free with acks_destroy. */
-struct acks *acks_create(struct lme_err *err);
+/* An empty queue; allocates nothing until the first acks_add. */
+void acks_init(struct acks *a);
 
-/* NULL-safe. */
-void acks_destroy(struct acks *a);
+/* Releases the ring; the queue is empty and usable again. NULL-safe. */
+void acks_free(struct acks *a);
 
-/* Registers a record of `source` ending at end_offset, read at now_ms (any clock: it is handed
- * back at commit, for latency), waiting for no settlement yet; its token is the previous one
- * plus one (the first is 1). Returns 0 or LME_ENOMEM. */
-int acks_add(struct acks *a, uint32_t source, uint64_t end_offset, int64_t now_ms,
-             uint64_t *token);
+/* Registers a record ending at end_offset, read at added_ms (any clock: it is handed back at
+ * commit, for latency), waiting for no settlement yet. *seq: the previous record's plus one (the
+ * first is 1). Returns 0 or LME_ENOMEM. */
+int acks_add(struct acks *a, uint64_t end_offset, int64_t added_ms, uint64_t *seq);
 
 /* The record waits for n more settlements. A settlement may arrive before its expectation (a
  * sink can settle inside send()), as long as both are in before acks_advance. */
-void acks_expect(struct acks *a, uint64_t token, int n);
+void acks_expect(struct acks *a, uint64_t seq, int n);
 
-/* One settlement of the record. Tokens not in flight are ignored. */
-void acks_settle(struct acks *a, uint64_t token);
+/* One settlement of the record. Sequence numbers not in flight are ignored. */
+void acks_settle(struct acks *a, uint64_t seq);
 
-/* Called by acks_advance for each record leaving the head, in token order. */
-typedef void (*acks_committed_fn)(void *ctx, uint32_t source, uint64_t end_offset,
-                                  int64_t added_ms);
+/* Called by acks_advance for each record leaving the head, in order. */
+typedef void (*acks_committed_fn)(void *ctx, uint64_t end_offset, int64_t added_ms);
 
-/* Removes the settled records at the head, reporting each. Returns how many left. */
+/* Removes the settled records at the head, reporting each. Returns how many are left. */
 uint64_t acks_advance(struct acks *a, acks_committed_fn fn, void *ctx);
 
 /* Records not yet removed by acks_advance. */
-uint64_t acks_pending(const struct acks *a);
+static inline uint64_t acks_pending(const struct acks *a)
+{
+    return a->count;
+}
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "io.h"
 
 #define FILE_NAME "checkpoints.json"
 #define FORMAT_VERSION 1
@@ -167,14 +168,10 @@ static json_t *to_json(const struct checkpoints *cps)
 
 static int write_all_sync(int fd, const char *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
+    int rc = lme_write_all(fd, p, n);
+    if (rc) {
+        errno = -rc;
+        return -1;
     }
     return fsync(fd);
 }

@@ -1,6 +1,8 @@
-/* The pipeline: inputs -> parser -> (enrichment: a pass-through until it arrives) -> every sink.
+/* The pipeline: the file inputs (inputs.h) -> the router (router.h: enrichment, JSON, every
+ * sink) -> the commit of acknowledgements to checkpoints (commit.h), wired and run in one loop.
  * The only module that knows more than one stage. Single-threaded: following files, parsing,
- * encoding and serving the sinks' acknowledgements all happen on the caller's thread, in turn. */
+ * encoding, serving the sinks' acknowledgements and saving checkpoints all happen on the
+ * caller's thread, in turn. */
 #ifndef LME_PIPELINE_H
 #define LME_PIPELINE_H
 
@@ -46,9 +48,10 @@ int pipeline_release_rotated(struct pipeline *p, struct lme_err *err);
 int64_t pipeline_drain(struct pipeline *p, int timeout_ms, volatile sig_atomic_t *stop,
                        struct lme_err *err);
 
-/* Writes every file's settled offset to state_dir/checkpoints.json (atomically); also done every
- * checkpoint_interval_ms while the sinks are served. Entries of files that are gone are
- * dropped. Returns 0, or an error with err filled (the previous checkpoints stay). */
+/* Writes every file's settled offset to state_dir/checkpoints.json (atomically); also done by the
+ * loops above within checkpoint_interval_ms of an offset moving (at most once per interval).
+ * Entries of files that are gone are dropped. Returns 0, or an error with err filled (the
+ * previous checkpoints stay). */
 int pipeline_checkpoint(struct pipeline *p, struct lme_err *err);
 
 struct metrics_snapshot;

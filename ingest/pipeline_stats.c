@@ -35,7 +35,7 @@ static uint64_t code_key(const char *code)
     return k;
 }
 
-static size_t code_index(const struct lme_event *ev)
+size_t pipeline_stats_code_index(const struct lme_event *ev)
 {
     static uint64_t keys[STATS_CODES];
     if (!keys[0])
@@ -48,14 +48,6 @@ static size_t code_index(const struct lme_event *ev)
         if (k == keys[i])
             return i;
     return STATS_CODES; /* other */
-}
-
-void pipeline_stats_event(struct pipeline_stats *st, size_t input, const struct lme_event *ev)
-{
-    struct input_stats *in = &st->inputs[input];
-    in->records++;
-    in->parse_failures += (ev->flags & LME_EV_PARSE_FAILURE) != 0;
-    st->by_code[code_index(ev)]++;
 }
 
 bool pipeline_stats_healthy(struct pipeline_stats *st, struct sink *const *sinks, size_t n_sinks,

@@ -1,5 +1,6 @@
 /* The pipeline's counters for /metrics and /health (docs/metrics.md): what the pipeline counts as
- * it goes, and how it is rendered. Internal to the pipeline: pipeline.c owns one of these. */
+ * it goes, and how it is rendered. pipeline.c gathers the counters of the inputs, the router and
+ * the commit into one of these before rendering it. */
 #ifndef LME_PIPELINE_STATS_H
 #define LME_PIPELINE_STATS_H
 
@@ -12,6 +13,7 @@
 #include "diagnosis.h"
 #include "enrich.h"
 #include "event.h"
+#include "inputs.h"
 #include "metrics.h"
 #include "sink.h"
 
@@ -26,12 +28,6 @@ struct input_stats {
 struct sink_progress {
     uint64_t settled;     /* delivered + dead-lettered when last looked at */
     int64_t last_move_ms; /* when that last grew, or nothing was in flight */
-};
-
-/* One file's line for lme_checkpoint_lag_bytes. */
-struct lag {
-    const char *path;
-    uint64_t bytes;
 };
 
 struct pipeline_stats {
@@ -49,8 +45,9 @@ int pipeline_stats_init(struct pipeline_stats *st, size_t n_inputs, size_t n_sin
                         int64_t started_ms);
 void pipeline_stats_free(struct pipeline_stats *st);
 
-/* Counts an event of input i. */
-void pipeline_stats_event(struct pipeline_stats *st, size_t input, const struct lme_event *ev);
+/* Where an event is counted in by_code: its code's index among the codes counted one by one,
+ * STATS_CODES for another code, STATS_CODES + 1 for none. */
+size_t pipeline_stats_code_index(const struct lme_event *ev);
 
 /* Health: unhealthy when a sink had events in flight and settled none for stall_ms (reason
  * filled). Also updates each sink's progress. */

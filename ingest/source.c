@@ -46,22 +46,23 @@ int source_start(struct source *s, struct lme_err *err)
     return 0;
 }
 
+/* What the parser's callback forwards to: the caller's callback, passed down with each call. */
+struct forward {
+    const struct source *s;
+    parser_emit_fn emit;
+    void *ctx;
+};
+
 /* The parser's events, with UTF-16 stream offsets mapped back to the file's. */
 static int on_event(const struct lme_event *ev, void *ctx)
 {
-    struct source *s = ctx;
-    if (!s->utf16)
-        return s->emit(ev, s->emit_ctx);
+    const struct forward *fw = ctx;
+    if (!fw->s->utf16)
+        return fw->emit(ev, fw->ctx);
     struct lme_event mapped = *ev;
-    mapped.offset = utf16_file_offset(s->utf16, ev->offset);
-    mapped.end_offset = utf16_file_offset(s->utf16, ev->end_offset);
-    return s->emit(&mapped, s->emit_ctx);
-}
-
-static void set_callback(struct source *s, parser_emit_fn emit, void *ctx)
-{
-    s->emit = emit;
-    s->emit_ctx = ctx;
+    mapped.offset = utf16_file_offset(fw->s->utf16, ev->offset);
+    mapped.end_offset = utf16_file_offset(fw->s->utf16, ev->end_offset);
+    return fw->emit(&mapped, fw->ctx);
 }
 
 int source_read(struct source *s, char *chunk, size_t cap, int64_t now_ms, parser_emit_fn emit,
@@ -74,13 +75,13 @@ int source_read(struct source *s, char *chunk, size_t cap, int64_t now_ms, parse
     if (n == 0)
         return 0;
     *got = (size_t)n;
-    set_callback(s, emit, ctx);
+    struct forward fw = { s, emit, ctx };
     if (!s->utf16)
-        return parser_feed(s->parser, chunk, (size_t)n, now_ms, on_event, s);
+        return parser_feed(s->parser, chunk, (size_t)n, now_ms, on_event, &fw);
     lme_buf_reset(&s->utf8);
     if (utf16_feed(s->utf16, chunk, (size_t)n, &s->utf8) != 0)
         return lme_err_set(err, LME_ENOMEM, "%s: out of memory", s->tail.path);
-    int rc = parser_feed(s->parser, s->utf8.data, s->utf8.len, now_ms, on_event, s);
+    int rc = parser_feed(s->parser, s->utf8.data, s->utf8.len, now_ms, on_event, &fw);
     /* line ends the parser is done with are forgotten: memory stays bounded */
     utf16_file_offset(s->utf16, parser_unemitted(s->parser));
     return rc;
@@ -90,8 +91,8 @@ int source_flush(struct source *s, int64_t now_ms, parser_emit_fn emit, void *ct
 {
     if (!s->parser)
         return 0;
-    set_callback(s, emit, ctx);
-    return parser_flush(s->parser, now_ms, on_event, s);
+    struct forward fw = { s, emit, ctx };
+    return parser_flush(s->parser, now_ms, on_event, &fw);
 }
 
 static void drop_reader(struct source *s)
@@ -107,8 +108,8 @@ int source_finish(struct source *s, int64_t now_ms, parser_emit_fn emit, void *c
 {
     int rc = 0;
     if (s->parser) {
-        set_callback(s, emit, ctx);
-        rc = parser_finish(s->parser, now_ms, on_event, s);
+        struct forward fw = { s, emit, ctx };
+        rc = parser_finish(s->parser, now_ms, on_event, &fw);
     }
     drop_reader(s);
     tail_close(&s->tail);

@@ -29,22 +29,6 @@ struct source {
     struct parser *parser; /* NULL while closed */
     struct utf16 *utf16;   /* NULL: bytes go to the parser as they are */
     struct lme_buf utf8;   /* the converted bytes of one read */
-
-    /* The pipeline's bookkeeping. */
-    size_t input;
-    uint64_t committed;      /* every record before it settled by every sink */
-    uint64_t pending;        /* events handed to the sinks and not committed yet */
-    uint64_t records;        /* events emitted */
-    int64_t last_growth_ms;  /* monotonic */
-    bool rotated;            /* renamed away or deleted: read to its end, then done */
-    bool done;               /* read for good; kept until settled */
-    bool superseded;         /* a newer reading of the same file replaced it (truncation) */
-    bool seen;               /* matched by the latest scan */
-    bool flushed;            /* its pending record was flushed since it last grew */
-
-    /* The current read's callback, for the parser's callback to forward to. */
-    parser_emit_fn emit;
-    void *emit_ctx;
 };
 
 /* Opens path into s (zeroed first) without starting to read: set s->tail.offset, then

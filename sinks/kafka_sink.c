@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "dead_letter.h"
 #include "log.h"
 
@@ -68,13 +69,6 @@ struct kafka_sink {
     } logged[8]; /* when each kind of trouble was last logged */
     struct lme_err pending_err; /* a dead-letter failure seen inside a delivery report */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int kafka_sink_is_secret(const char *p)
 {
@@ -212,7 +206,7 @@ static void count_reason(struct kafka_sink *ks, rd_kafka_resp_err_t e, const cha
 
 static void park(struct kafka_sink *ks, struct pending *p, int64_t delay_ms)
 {
-    p->retry_at_ms = now_ms() + delay_ms;
+    p->retry_at_ms = lme_mono_ms() + delay_ms;
     p->next = NULL;
     if (ks->retry_tail)
         ks->retry_tail->next = p;
@@ -293,7 +287,7 @@ static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
 {
     (void)rk;
     struct kafka_sink *ks = opaque;
-    int64_t now = now_ms();
+    int64_t now = lme_mono_ms();
     size_t slot = 0, oldest = 0;
     for (; slot < 8 && ks->logged[slot].code != e; slot++)
         if (ks->logged[slot].at_ms < ks->logged[oldest].at_ms)
@@ -465,7 +459,7 @@ static int recreate_producer(struct kafka_sink *ks, const char *reason, struct l
 
 static void resubmit_due(struct kafka_sink *ks)
 {
-    int64_t now = now_ms();
+    int64_t now = lme_mono_ms();
     struct pending *due = ks->retry_head, *keep = NULL, *keep_tail = NULL;
     ks->retry_head = ks->retry_tail = NULL;
     while (due) {

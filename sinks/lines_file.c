@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "lines.h"
 #include "log.h"
 
@@ -32,21 +33,11 @@ int lines_file_append(int fd, const char *path, const char *data, size_t len,
 {
     struct stat st;
     off_t before = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
-    const char *p = data;
-    size_t n = len;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            if (before >= 0 && ftruncate(fd, before) != 0)
-                lme_log(LME_LOG_ERROR, "cannot cut a torn line off", "file", path, "error",
-                        strerror(errno), NULL);
-            return lme_err_set(err, LME_EIO, "cannot write %s: %s", path, strerror(e));
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    int rc = lme_write_all(fd, data, len);
+    if (rc == 0)
+        return 0;
+    if (before >= 0 && ftruncate(fd, before) != 0)
+        lme_log(LME_LOG_ERROR, "cannot cut a torn line off", "file", path, "error", strerror(errno),
+                NULL);
+    return lme_err_set(err, LME_EIO, "cannot write %s: %s", path, strerror(-rc));
 }

@@ -24,7 +24,11 @@ struct sink_stats {
 
 struct sink;
 
-/* How a sink reports that it settled the event sent with `token` (once per copy it made). */
+/* How a sink reports that it settled the event sent with `token` (once per copy it made).
+ * Thread: always the one that calls the sink's send and poll, and only inside those calls
+ * (a Kafka sink's delivery reports are served by rd_kafka_poll within poll, or within send while
+ * it waits for room in librdkafka's queue; a file sink settles inside send). Never from a thread
+ * of the sink's own. The callee must not call back into the sink. */
 typedef void (*sink_settled_fn)(void *ctx, uint64_t token);
 
 struct sink_ops {

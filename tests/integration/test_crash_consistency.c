@@ -95,13 +95,16 @@ static void copy_fixtures(const char *dir, size_t from, size_t to)
     }
 }
 
-/* A config reading every .log file of logs into sink (a JSON object). */
+/* A config reading every .log file of logs into sink (a JSON object). Checkpoints are saved only
+ * at exit (an interval longer than any run): each save is the same code cut at the same steps,
+ * and one save per run is what lets a cut be compared with "the earlier or the new version". */
 static void write_config(const char *path, const char *host, const char *state, const char *logs,
                          const char *sink)
 {
     char text[8192];
     int n = snprintf(text, sizeof(text),
-                     "{\"host_name\":\"%s\",\"state_dir\":\"%s\",\"inputs\":[{\"type\":\"file\","
+                     "{\"host_name\":\"%s\",\"state_dir\":\"%s\",\"checkpoint_interval_ms\":3600000,"
+                     "\"inputs\":[{\"type\":\"file\","
                      "\"paths\":[\"%s/*.log\"],\"timezone\":\"UTC\"}],\"sinks\":[%s]}",
                      host, state, logs, sink);
     assert_int_equal(write_file(path, text, (size_t)n), 0);

@@ -62,19 +62,27 @@ static char *path_in_tmp(char *path, const char *name)
  * 5 MiB of each partition (librdkafka's rdkafka_mock.c), which one partition of lz4 batches would
  * overflow within 70,000 events: so messages go without a key, spread over the partitions, and
  * zstd-compressed (twice as many fit), and the read-back can see every one. */
-static void write_config(const char *name, const char *dir, const char *brokers, char *path)
+static void write_config_saving(const char *name, const char *dir, const char *brokers,
+                                int checkpoint_ms, char *path)
 {
-    char text[4096];
+    char text[4096], interval[64] = "";
+    if (checkpoint_ms > 0) /* else the default */
+        snprintf(interval, sizeof(interval), "\"checkpoint_interval_ms\":%d,", checkpoint_ms);
     int n = snprintf(text, sizeof(text),
                      "{\"host_name\":\"test-host\",\"state_dir\":\"%s/%s.state\","
-                     "\"max_in_flight_bytes\":%d,\"checkpoint_interval_ms\":%d,"
+                     "\"max_in_flight_bytes\":%d,%s"
                      "\"inputs\":[{\"type\":\"file\",\"paths\":[\"%s/*.log\"],\"timezone\":\"UTC\","
                      "\"start_at\":\"beginning\",\"multiline_flush_ms\":200}],"
                      "\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"%s\",\"topic\":\"" TOPIC "\","
                      "\"key\":\"none\",\"rdkafka\":{\"compression.type\":\"zstd\"}}]}",
-                     tmp, name, IN_FLIGHT_BYTES, CHECKPOINT_MS, dir, brokers);
+                     tmp, name, IN_FLIGHT_BYTES, interval, dir, brokers);
     path_in_tmp(path, name);
     assert_int_equal(write_file(path, text, (size_t)n), 0);
+}
+
+static void write_config(const char *name, const char *dir, const char *brokers, char *path)
+{
+    write_config_saving(name, dir, brokers, CHECKPOINT_MS, path);
 }
 
 static void start_broker(struct proc *mb, char *brokers, size_t size)
@@ -386,6 +394,58 @@ static void test_kill_9_while_following_loses_nothing_and_resends_with_the_same_
     proc_stop(&mb);
 }
 
+#define STEADY_RECORDS 40000 /* 10 s at 4,000 records/s */
+#define STEADY_RESEND_LIMIT 10000
+
+/* The issue-14 scenario: a writer at 4,000 records/s and two kill -9, 3 and 4 s apart, with the
+ * default checkpoint_interval_ms. Checkpoints follow the acknowledgements within a second, so
+ * what a crash sends again is what was in flight plus about a second of input, not what a 5 s
+ * timer let pile up (37,539 of 40,000 records were sent twice when checkpoints were saved every
+ * 5 s from a timer). */
+static void test_kill_9_resends_about_a_second_of_input_not_a_timer(void **state)
+{
+    (void)state;
+    struct proc mb, d;
+    char brokers[512];
+    start_broker(&mb, brokers, sizeof(brokers));
+    char dir[PATH_MAX], log[PATH_MAX + 16], cfg[PATH_MAX];
+    assert_int_equal(mkdir(path_in_tmp(dir, "steady-logs"), 0755), 0);
+    snprintf(log, sizeof(log), "%s/980317ZZ.log", dir);
+    write_config_saving("steady.json", dir, brokers, 0, cfg);
+    struct writer_plan plan = { .path = log, .count = STEADY_RECORDS, .burst = 40,
+                                .interval_ms = 10 };
+    struct writer w;
+    assert_int_equal(writer_start(&plan, &w), 0);
+    static const int run_ms[] = { 3000, 4000 };
+    for (int k = 0; k < 2; k++) {
+        char name[32], err_log[PATH_MAX];
+        snprintf(name, sizeof(name), "steady-%d.err", k);
+        start_daemon(cfg, path_in_tmp(err_log, name), &d);
+        sleep_ms(run_ms[k]);
+        assert_int_equal(proc_wait(&d, 0), -1); /* still running */
+        assert_int_equal(kill(d.pid, SIGKILL), 0);
+        assert_int_equal(proc_wait(&d, 5000), 128 + SIGKILL);
+        proc_stop(&d);
+    }
+    char last_log[PATH_MAX], state_dir[PATH_MAX];
+    start_daemon(cfg, path_in_tmp(last_log, "steady-last.err"), &d);
+    assert_int_equal(writer_wait(&w, 60000), 0);
+    assert_true(wait_settled(path_in_tmp(state_dir, "steady.json.state"), log, 60000));
+    assert_true(file_wait_for(last_log, "msg=started", 10000));
+    assert_int_equal(kill(d.pid, SIGTERM), 0);
+    assert_int_equal(proc_wait(&d, 30000), 0);
+    proc_stop(&d);
+
+    struct tally t;
+    tally_topic(brokers, STEADY_RECORDS, &t);
+    assert_all_arrived(&t);
+    fprintf(stderr, "steady writer, two kill -9: %zu messages for %u records, %zu sent again "
+                    "(at most %d)\n", t.messages, t.n, t.duplicates, STEADY_RESEND_LIMIT);
+    assert_true(t.duplicates <= STEADY_RESEND_LIMIT);
+    tally_free(&t);
+    proc_stop(&mb);
+}
+
 #define DOWN_FIRST 10000   /* written and settled while the brokers are up */
 #define DOWN_RECORDS 100000 /* written while they are down */
 #define RSS_GROWTH_LIMIT_KB (16 * 1024) /* what an outage may add */
@@ -500,6 +560,7 @@ int main(int argc, char **argv)
     mock_tool = argv[3];
     kcat = argv[4];
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kill_9_resends_about_a_second_of_input_not_a_timer),
         cmocka_unit_test(test_kill_9_while_following_loses_nothing_and_resends_with_the_same_id),
         cmocka_unit_test(test_brokers_down_pause_reading_and_bound_memory_then_everything_arrives),
     };

@@ -186,6 +186,16 @@ static int log_lines_with(const char *a, const char *b)
     return n;
 }
 
+/* Waits up to 15 s until the daemon (at log_level debug) scanned its inputs n more times. */
+static void wait_scans(int n)
+{
+    int target = log_lines_with("inputs scanned", "") + n;
+    for (int waited = 0; waited < 15000 && log_lines_with("inputs scanned", "") < target;
+         waited += 20)
+        usleep(20000);
+    assert_true(log_lines_with("inputs scanned", "") >= target);
+}
+
 /* Waits up to 15 s until the sink wrote at least n events; returns how many it wrote. */
 static size_t wait_events(size_t n)
 {
@@ -425,7 +435,7 @@ static void test_followed_files_replaced_by_a_directory_and_a_fifo(void **state)
     append_log("a.log", HEADER "seq=1 a\r\n");
     append_log("b.log", HEADER "seq=2 b\r\n");
     append_log("c.log", HEADER "seq=3 c\r\n");
-    write_config(NULL, NULL);
+    write_config(",\"log_level\":\"debug\"", NULL);
     start(&daemon_proc, (char *const[]){ (char *)binary, "run", "--config", cfg_path, NULL });
     assert_int_equal(wait_events(3), 3);
 
@@ -437,7 +447,7 @@ static void test_followed_files_replaced_by_a_directory_and_a_fifo(void **state)
     /* the daemon goes on: b.log's growth arrives */
     append_log("b.log", HEADER "seq=4 b\r\n");
     assert_int_equal(wait_events(4), 4);
-    usleep(500 * 1000); /* ten more scans: the FIFO is still reported only once */
+    wait_scans(10); /* ten more scans: the FIFO is still reported only once */
     append_log("b.log", HEADER "seq=5 b\r\n");
     assert_int_equal(wait_events(5), 5);
     assert_int_equal(log_lines_with("cannot read input", "c.log"), 1);
@@ -459,7 +469,7 @@ static void test_unreadable_file_is_reported_once_and_read_once_allowed(void **s
     append_log("a.log", HEADER "seq=1 readable\r\n");
     append_log("secret.log", HEADER "seq=2 secret\r\n");
     assert_int_equal(chmod(in_logs("secret.log"), 0), 0);
-    write_config(NULL, NULL);
+    write_config(",\"log_level\":\"debug\"", NULL);
     char state_dir[PATH_MAX + 16];
     snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
     assert_int_equal(mkdir(state_dir, 0750), 0);
@@ -480,7 +490,7 @@ static void test_unreadable_file_is_reported_once_and_read_once_allowed(void **s
     }
     assert_int_equal(wait_events(1), 1);
     assert_true(file_wait_for(err_log, "Permission denied", 5000));
-    usleep(500 * 1000); /* ten more scans: still reported once */
+    wait_scans(10); /* ten more scans: still reported once */
     assert_int_equal(log_lines_with("cannot read input", "secret.log"), 1);
     assert_int_equal(log_lines_with("secret.log", "Permission denied"), 1);
 
@@ -507,7 +517,7 @@ static void test_symlink_loops_in_the_glob_directory(void **state)
     assert_int_equal(symlink(".", in_logs("loop")), 0);           /* logs/loop/c.log is c.log */
     char extra[PATH_MAX + 32];
     snprintf(extra, sizeof(extra), ",\"%s/*/*.log\"", logs);
-    write_config(NULL, extra);
+    write_config(",\"log_level\":\"debug\"", extra);
 
     struct spawn_result r = run_once();
     assert_int_equal(r.status, 0);
@@ -522,7 +532,7 @@ static void test_symlink_loops_in_the_glob_directory(void **state)
     remove_tree(state_dir);
     start(&daemon_proc, (char *const[]){ (char *)binary, "run", "--config", cfg_path, NULL });
     assert_int_equal(wait_events(2), 2);
-    usleep(300 * 1000);
+    wait_scans(6); /* scan after scan over the loops */
     append_log("c.log", HEADER "seq=3 c\r\n");
     assert_int_equal(wait_events(3), 3);
     stop(&daemon_proc);

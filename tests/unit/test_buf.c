@@ -206,12 +206,6 @@ static void test_reset_of_an_empty_buffer_is_harmless(void **state)
     assert_int_equal(b.cap, 0);
 }
 
-static void test_free_accepts_null(void **state)
-{
-    (void)state;
-    lme_buf_free(NULL);
-}
-
 static void test_free_releases_and_leaves_an_empty_reusable_buffer(void **state)
 {
     (void)state;
@@ -273,7 +267,6 @@ int main(void)
         cmocka_unit_test(test_reserve_whose_total_overflows_size_t_fails_with_enomem),
         cmocka_unit_test(test_reset_empties_but_keeps_memory_and_capacity),
         cmocka_unit_test(test_reset_of_an_empty_buffer_is_harmless),
-        cmocka_unit_test(test_free_accepts_null),
         cmocka_unit_test(test_free_releases_and_leaves_an_empty_reusable_buffer),
         cmocka_unit_test(test_append_str_appends_the_characters_without_the_nul),
         cmocka_unit_test(test_append_of_zero_bytes_to_an_unallocated_buffer_is_a_noop),

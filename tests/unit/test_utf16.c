@@ -376,12 +376,6 @@ static void test_failed_feed_keeps_nothing(void **state)
     utf16_destroy(u);
 }
 
-static void test_destroy_null(void **state)
-{
-    (void)state;
-    utf16_destroy(NULL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,7 +391,6 @@ int main(void)
         cmocka_unit_test(test_forgetting_keeps_answers_right_over_100k_lines),
         cmocka_unit_test(test_one_megabyte_input),
         cmocka_unit_test(test_failed_feed_keeps_nothing),
-        cmocka_unit_test(test_destroy_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
