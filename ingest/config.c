@@ -1,5 +1,7 @@
-/* Loading and checking the configuration: see config.h. Each object is read by one function
- * that lists the keys it knows; anything else is an error, never a silent default. */
+/* Loading and checking the configuration: see config.h. One generic reader takes each JSON object
+ * against the key table of the stage that owns it (conf.h); what a table cannot say (the rdkafka
+ * properties and their secrets, a connector's path map, the wiring between inputs and connectors)
+ * is read here by hand. An unknown key is an error, never a silent default. */
 #include "config.h"
 
 #include <errno.h>
@@ -7,6 +9,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +18,11 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "inputs.h"
+#include "file_sink.h"
 #include "log.h"
 #include "tz.h"
 
-#define DEFAULT_STATE_DIR "/var/lib/lme-ingest"
-#define DEFAULT_MAX_RECORD (64 * 1024)
-#define DEFAULT_IN_FLIGHT (16 * 1024 * 1024)
-#define DEFAULT_DRAIN_MS 10000
-#define DEFAULT_ONCE_MS 60000
-#define DEFAULT_CHECKPOINT_MS 500
-#define DEFAULT_POLL_MS 250
-#define DEFAULT_SCAN_MS 1000
-#define DEFAULT_FLUSH_MS 2000
-#define DEFAULT_ROTATE_WAIT_MS 5000
-#define DEFAULT_CLOSE_INACTIVE_MS 300000
 #define DEFAULT_PROBE_CACHE_MS 60000
 #define DEFAULT_PROBE_WAIT_MS 3000
 #define DEFAULT_PROBE_TIMEOUT_MS 2000
@@ -86,7 +80,7 @@ static int only_keys(struct reader *r, json_t *obj, const char *const known[])
             found = strcmp(key, known[i]) == 0;
         if (found)
             continue;
-        char list[256] = "";
+        char list[1024] = "";
         for (size_t i = 0; known[i]; i++)
             snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", known[i]);
         size_t saved = push_key(r, key);
@@ -145,39 +139,6 @@ static int get_bool(struct reader *r, json_t *obj, const char *key, int *out, in
     return rc;
 }
 
-static int get_string_array(struct reader *r, json_t *obj, const char *key, char ***out, size_t *n)
-{
-    json_t *v = json_object_get(obj, key);
-    size_t saved = push_key(r, key);
-    int rc = 0;
-    if (!json_is_array(v) || json_array_size(v) == 0) {
-        rc = fail(r, "expected a non-empty array of strings");
-        goto done;
-    }
-    *out = calloc(json_array_size(v), sizeof(char *));
-    if (!*out) {
-        rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
-        goto done;
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(v, i, item) {
-        if (!json_is_string(item) || json_string_length(item) == 0) {
-            push_index(r, i);
-            rc = fail(r, "expected a non-empty string");
-            goto done;
-        }
-        if (!((*out)[i] = strdup(json_string_value(item)))) {
-            rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
-            goto done;
-        }
-        *n = i + 1;
-    }
-done:
-    pop(r, saved);
-    return rc;
-}
-
 /* Checks "type" is the string `want`. */
 static int expect_type(struct reader *r, json_t *obj, const char *want)
 {
@@ -192,76 +153,113 @@ static int expect_type(struct reader *r, json_t *obj, const char *want)
     return rc;
 }
 
-/* Reads an optional string that must be one of `names`; *out is its index, unchanged when absent. */
-static int get_choice(struct reader *r, json_t *obj, const char *key, const char *const names[],
-                      int *out)
+/* ---- the generic reader: a JSON object against a key table (conf.h) ---- */
+
+static int read_strings(struct reader *r, json_t *v, const struct conf_key *k, void *base)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    for (int i = 0; names[i]; i++)
-        if (json_is_string(v) && strcmp(json_string_value(v), names[i]) == 0) {
-            *out = i;
-            return 0;
+    char ***out = (char ***)((char *)base + k->offset);
+    size_t *n = (size_t *)((char *)base + k->count_offset);
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return fail(r, "expected a non-empty array of strings");
+    if (!(*out = calloc(json_array_size(v), sizeof(char *))))
+        return lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) || json_string_length(item) == 0) {
+            push_index(r, i);
+            return fail(r, "expected a non-empty string");
         }
-    char list[128] = "";
-    for (int i = 0; names[i]; i++)
-        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"", i ? " or " : "",
-                 names[i]);
-    size_t saved = push_key(r, key);
-    int rc = fail(r, "expected %s", list);
-    pop(r, saved);
-    return rc;
+        if (!((*out)[i] = strdup(json_string_value(item))))
+            return lme_err_set(r->err, LME_ENOMEM, "out of memory");
+        *n = i + 1;
+    }
+    return 0;
 }
 
-static int read_follow_keys(struct reader *r, json_t *obj, struct config_input *in)
+static int read_choice(struct reader *r, json_t *v, const struct conf_key *k, void *base)
 {
-    static const char *const starts[] = { "beginning", "end", NULL };
-    static const char *const encodings[] = { "auto", "utf-8", "utf-16le", NULL };
-    int start = CONFIG_START_BEGINNING, encoding = CONFIG_ENCODING_AUTO;
-    long long back = 0, flush = DEFAULT_FLUSH_MS, rotate = DEFAULT_ROTATE_WAIT_MS;
-    long long inactive = DEFAULT_CLOSE_INACTIVE_MS;
-    int rc = get_choice(r, obj, "start_at", starts, &start);
-    if (!rc)
-        rc = get_choice(r, obj, "encoding", encodings, &encoding);
-    if (!rc)
-        rc = get_size(r, obj, "max_read_back_bytes", 0, 1LL << 50, &back);
-    if (!rc)
-        rc = get_size(r, obj, "multiline_flush_ms", 0, 3600000, &flush);
-    if (!rc)
-        rc = get_size(r, obj, "rotate_wait_ms", 0, 3600000, &rotate);
-    if (!rc)
-        rc = get_size(r, obj, "close_inactive_ms", 1000, 86400000, &inactive);
-    in->start_at = (enum config_start_at)start;
-    in->encoding = (enum config_encoding)encoding;
-    in->max_read_back_bytes = back;
-    in->multiline_flush_ms = (int)flush;
-    in->rotate_wait_ms = (int)rotate;
-    in->close_inactive_ms = (int)inactive;
-    return rc;
+    for (int i = 0; k->choices[i]; i++)
+        if (json_is_string(v) && strcmp(json_string_value(v), k->choices[i]) == 0) {
+            conf_store_int(k, base, i);
+            return 0;
+        }
+    char list[256] = "";
+    for (int i = 0; k->choices[i]; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"", i ? " or " : "",
+                 k->choices[i]);
+    return fail(r, "expected %s", list);
+}
+
+/* One value of row k (the key path already names it). */
+static int read_value(struct reader *r, json_t *v, const struct conf_key *k, void *base)
+{
+    char **str = (char **)((char *)base + k->offset);
+    switch (k->type) {
+    case CONF_BOOL:
+        if (!json_is_boolean(v))
+            return fail(r, "expected true or false");
+        conf_store_int(k, base, json_is_true(v));
+        return 0;
+    case CONF_INT:
+        if (!json_is_integer(v) || json_integer_value(v) < k->min || json_integer_value(v) > k->max)
+            return fail(r, "expected an integer from %lld to %lld", k->min, k->max);
+        conf_store_int(k, base, json_integer_value(v));
+        return 0;
+    case CONF_STRING:
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            return fail(r, "expected a non-empty string");
+        free(*str);
+        *str = strdup(json_string_value(v));
+        return *str ? 0 : lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    case CONF_CHOICE:
+        return read_choice(r, v, k, base);
+    case CONF_STRINGS:
+        return read_strings(r, v, k, base);
+    case CONF_OWN:
+        return 0;
+    }
+    return 0;
+}
+
+/* Reads obj against table t into base: defaults, then every key present; an unknown key or a
+ * required one missing is an error. Keys of type CONF_OWN are left to the caller. */
+static int read_table(struct reader *r, json_t *obj, const struct conf_table *t, void *base)
+{
+    if (!json_is_object(obj))
+        return fail(r, "expected an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        if (conf_find(t, key))
+            continue;
+        char list[1024];
+        size_t saved = push_key(r, key);
+        int rc = fail(r, "unknown key (expected one of: %s)", conf_key_list(t, list, sizeof(list)));
+        pop(r, saved);
+        return rc;
+    }
+    if (conf_set_defaults(t, base) != 0)
+        return lme_err_set(r->err, LME_ENOMEM, "out of memory");
+    for (size_t i = 0; i < t->n; i++) {
+        const struct conf_key *k = &t->keys[i];
+        json_t *val = json_object_get(obj, k->name);
+        if (!val && (!k->required || k->type == CONF_OWN))
+            continue;
+        size_t saved = push_key(r, k->name);
+        int rc = val ? read_value(r, val, k, base) : fail(r, "missing (expected %s)", k->doc);
+        pop(r, saved);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 static int read_input(struct reader *r, json_t *obj, struct config_input *in)
 {
-    static const char *const keys[] = { "type", "paths", "timezone", "connector", "host_name",
-                                        "start_at", "encoding", "max_read_back_bytes",
-                                        "multiline_flush_ms", "rotate_wait_ms",
-                                        "close_inactive_ms", NULL };
-    if (!json_is_object(obj))
-        return fail(r, "expected an object");
-    int rc = only_keys(r, obj, keys);
-    if (!rc)
-        rc = read_follow_keys(r, obj, in);
+    int rc = read_table(r, obj, &inputs_config_keys, in);
     if (!rc)
         rc = expect_type(r, obj, "file");
-    if (!rc)
-        rc = get_string_array(r, obj, "paths", &in->paths, &in->n_paths);
-    if (!rc)
-        rc = get_string(r, obj, "timezone", &in->timezone);
-    if (!rc)
-        rc = get_string(r, obj, "connector", &in->connector);
-    if (!rc)
-        rc = get_string(r, obj, "host_name", &in->host_name);
     if (rc || !in->timezone)
         return rc;
     struct lme_err tzerr;
@@ -377,54 +375,16 @@ done:
     return rc;
 }
 
-static int read_key_mode(struct reader *r, json_t *obj, enum kafka_key_mode *mode)
-{
-    static const char *const names[] = { "host_component", "host", "none" };
-    json_t *v = json_object_get(obj, "key");
-    if (!v)
-        return 0;
-    size_t saved = push_key(r, "key");
-    int rc = fail(r, "expected one of \"host_component\", \"host\", \"none\"");
-    for (int i = 0; i < 3; i++) {
-        if (json_is_string(v) && strcmp(json_string_value(v), names[i]) == 0) {
-            *mode = (enum kafka_key_mode)i;
-            lme_err_clear(r->err);
-            rc = 0;
-        }
-    }
-    pop(r, saved);
-    return rc;
-}
-
 static int read_kafka_sink(struct reader *r, json_t *obj, struct config_sink *s,
                            const char *state_dir)
 {
-    static const char *const keys[] = { "type", "brokers", "topic", "alerts_topic", "key",
-                                        "rdkafka", "dead_letter_path", NULL };
     struct kafka_sink_config *k = &s->kafka;
     s->type = CONFIG_SINK_KAFKA;
-    int rc = only_keys(r, obj, keys);
-    if (!rc && !json_object_get(obj, "brokers")) {
-        size_t saved = push_key(r, "brokers");
-        rc = fail(r, "missing (expected \"host:port,...\")");
-        pop(r, saved);
-    }
-    if (!rc)
-        rc = get_string(r, obj, "brokers", &k->brokers);
-    if (!rc)
-        rc = get_string(r, obj, "topic", &k->topic);
-    if (!rc)
-        rc = get_string(r, obj, "alerts_topic", &k->alerts_topic);
-    if (!rc)
-        rc = read_key_mode(r, obj, &k->key);
-    if (!rc)
-        rc = get_string(r, obj, "dead_letter_path", &k->dead_letter_path);
+    int rc = read_table(r, obj, &kafka_sink_config_keys, k);
     if (!rc)
         rc = read_rdkafka(r, obj, k);
     if (rc)
         return rc;
-    if (!k->topic && !(k->topic = strdup("lme.events")))
-        return lme_err_set(r->err, LME_ENOMEM, "out of memory");
     if (!k->dead_letter_path) {
         size_t len = strlen(state_dir) + sizeof("/dead-letter.jsonl");
         if (!(k->dead_letter_path = malloc(len)))
@@ -442,7 +402,6 @@ static int read_kafka_sink(struct reader *r, json_t *obj, struct config_sink *s,
 
 static int read_sink(struct reader *r, json_t *obj, struct config_sink *s, const char *state_dir)
 {
-    static const char *const file_keys[] = { "type", "path", NULL };
     if (!json_is_object(obj))
         return fail(r, "expected an object");
     json_t *t = json_object_get(obj, "type");
@@ -454,16 +413,9 @@ static int read_sink(struct reader *r, json_t *obj, struct config_sink *s, const
         pop(r, saved);
         return bad;
     }
-    int rc = expect_type(r, obj, "file");
-    if (!rc)
-        rc = only_keys(r, obj, file_keys);
     s->type = CONFIG_SINK_FILE;
-    if (!rc && !json_object_get(obj, "path")) {
-        size_t saved = push_key(r, "path");
-        rc = fail(r, "missing (expected a file path or \"-\" for standard output)");
-        pop(r, saved);
-    }
-    return rc ? rc : get_string(r, obj, "path", &s->path);
+    int rc = expect_type(r, obj, "file");
+    return rc ? rc : read_table(r, obj, &file_sink_config_keys, &s->file);
 }
 
 static int read_list(struct reader *r, json_t *root, const char *key, size_t elem_size,
@@ -669,7 +621,8 @@ static int read_items(struct reader *r, json_t *root, struct config *cfg)
     if (rc)
         return rc;
     if (!json_object_get(root, "sinks")) { /* no sink: JSON lines on standard output */
-        if (!(cfg->sinks = calloc(1, sizeof(*cfg->sinks))) || !(cfg->sinks[0].path = strdup("-")))
+        if (!(cfg->sinks = calloc(1, sizeof(*cfg->sinks))) ||
+            !(cfg->sinks[0].file.path = strdup("-")))
             return lme_err_set(r->err, LME_ENOMEM, "out of memory");
         cfg->n_sinks = 1;
         return 0;
@@ -685,22 +638,64 @@ static int read_items(struct reader *r, json_t *root, struct config *cfg)
     return rc;
 }
 
+static const char *const log_formats[] = { "logfmt", "json", NULL };
+static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+static const char *const start_ats[] = { "beginning", "end", NULL };
+
+/* The top level: what no stage owns, and where each stage's own object goes. */
+static const struct conf_key top_keys[] = {
+    CONF_STRING_KEY(struct config, host_name, "host_name", NULL,
+                    "host.name of every event; NULL: the machine's name"),
+    CONF_STRING_KEY(struct config, state_dir, "state_dir", "/var/lib/lme-ingest",
+                    "checkpoints.json and dead-letter.jsonl"),
+    CONF_OWN_KEY("inputs", true, "where logs come from (inputs[])"),
+    CONF_OWN_KEY("sinks", false, "where events go (sinks[])"),
+    CONF_OWN_KEY("connectors", false, "what the 41220 diagnosis probes (connectors)"),
+    CONF_OWN_KEY("enrichment", false, "the diagnosis stage (enrichment)"),
+    CONF_OWN_KEY("metrics", false, "/metrics, /health, /ready (metrics)"),
+    CONF_INT_KEY(struct config, max_record_bytes, "max_record_bytes", 64 * 1024, 64, 64LL << 20,
+                 "records longer than this are cut and tagged lme_truncated"),
+    CONF_INT_KEY(struct config, max_in_flight_bytes, "max_in_flight_bytes", 16 << 20, 1 << 20,
+                 1LL << 40, "the byte budget of events read and not yet settled"),
+    CONF_INT_KEY(struct config, drain_timeout_ms, "drain_timeout_ms", 10000, 0, 3600000,
+                 "after SIGTERM/SIGINT, the longest wait for what is in flight"),
+    CONF_INT_KEY(struct config, once_timeout_ms, "once_timeout_ms", 60000, 0, 86400000,
+                 "run --once: the longest wait for every acknowledgement"),
+    CONF_INT_KEY(struct config, checkpoint_interval_ms, "checkpoint_interval_ms", 500, 100, 3600000,
+                 "the least time between two checkpoint saves"),
+    CONF_INT_KEY(struct config, poll_interval_ms, "poll_interval_ms", 250, 10, 60000,
+                 "how often open files are checked for growth without inotify"),
+    CONF_INT_KEY(struct config, scan_interval_ms, "scan_interval_ms", 1000, 10, 3600000,
+                 "how often the inputs' globs are matched again"),
+    CONF_BOOL_KEY(struct config, inotify, "inotify", 1, "false: polling only"),
+    CONF_CHOICE_KEY(struct config, log_format, "log_format", LME_LOG_LOGFMT, log_formats,
+                    "the daemon's own log: logfmt or json"),
+    CONF_CHOICE_KEY(struct config, log_level, "log_level", LME_LOG_INFO, log_levels,
+                    "records below it are not written"),
+    CONF_CHOICE_KEY(struct config, on_bad_checkpoints, "on_bad_checkpoints", CONFIG_START_BEGINNING,
+                    start_ats, "where files start when checkpoints.json cannot be read"),
+};
+
+const struct conf_table config_top_keys = CONF_TABLE("top level", top_keys);
+
+static const struct conf_key metrics_keys[] = {
+    CONF_STRING_KEY(struct config, metrics_listen, "listen", NULL,
+                    "IP address and port of /metrics, /health and /ready"),
+    CONF_INT_KEY(struct config, health_stall_ms, "health_stall_ms", 60000, 1000, 86400000,
+                 "a sink with events in flight and none delivered this long: unhealthy"),
+};
+
+const struct conf_table config_metrics_keys = CONF_TABLE("metrics", metrics_keys);
+
 /* metrics: {"listen": "127.0.0.1:9464", "health_stall_ms": 60000} */
 static int read_metrics(struct reader *r, json_t *root, struct config *cfg)
 {
-    static const char *const keys[] = { "listen", "health_stall_ms", NULL };
-    long long stall = 60000;
-    cfg->health_stall_ms = (int)stall;
     json_t *obj = json_object_get(root, "metrics");
     if (!obj)
-        return 0;
+        return conf_set_defaults(&config_metrics_keys, cfg) ? lme_err_set(r->err, LME_ENOMEM, "out of memory") : 0;
     size_t saved = push_key(r, "metrics");
-    int rc = json_is_object(obj) ? only_keys(r, obj, keys)
+    int rc = json_is_object(obj) ? read_table(r, obj, &config_metrics_keys, cfg)
                                  : fail(r, "expected {\"listen\": \"127.0.0.1:9464\"}");
-    if (!rc)
-        rc = get_string(r, obj, "listen", &cfg->metrics_listen);
-    if (!rc)
-        rc = get_size(r, obj, "health_stall_ms", 1000, 86400000, &stall);
     struct sockaddr_storage addr;
     struct lme_err why;
     if (!rc && cfg->metrics_listen && http_parse_listen(cfg->metrics_listen, &addr, &why) != 0) {
@@ -708,79 +703,19 @@ static int read_metrics(struct reader *r, json_t *root, struct config *cfg)
         rc = fail(r, "%s", why.msg);
         pop(r, k);
     }
-    cfg->health_stall_ms = (int)stall;
     pop(r, saved);
-    return rc;
-}
-
-static int read_log_keys(struct reader *r, json_t *root, struct config *cfg)
-{
-    static const char *const formats[] = { "logfmt", "json", NULL };
-    static const char *const levels[] = { "debug", "info", "warn", "error", NULL };
-    static const char *const starts[] = { "beginning", "end", NULL };
-    cfg->log_format = LME_LOG_LOGFMT;
-    cfg->log_level = LME_LOG_INFO;
-    int bad = CONFIG_START_BEGINNING;
-    int rc = get_choice(r, root, "log_format", formats, &cfg->log_format);
-    if (!rc)
-        rc = get_choice(r, root, "log_level", levels, &cfg->log_level);
-    if (!rc)
-        rc = get_choice(r, root, "on_bad_checkpoints", starts, &bad);
-    cfg->on_bad_checkpoints = (enum config_start_at)bad;
     return rc;
 }
 
 static int read_top(struct reader *r, json_t *root, struct config *cfg)
 {
-    static const char *const keys[] = { "host_name", "state_dir", "max_record_bytes",
-                                        "max_in_flight_bytes", "drain_timeout_ms",
-                                        "once_timeout_ms", "checkpoint_interval_ms",
-                                        "poll_interval_ms", "scan_interval_ms", "inotify",
-                                        "metrics", "log_format", "log_level",
-                                        "on_bad_checkpoints",
-                                        "inputs", "connectors", "enrichment",
-                                        "sinks", NULL };
-    long long max_record = DEFAULT_MAX_RECORD, in_flight = DEFAULT_IN_FLIGHT;
-    long long drain = DEFAULT_DRAIN_MS, once = DEFAULT_ONCE_MS, interval = DEFAULT_CHECKPOINT_MS;
-    long long poll_ms = DEFAULT_POLL_MS, scan_ms = DEFAULT_SCAN_MS;
     if (!json_is_object(root))
         return lme_err_set(r->err, LME_EINVAL, "%s: expected a JSON object at the top", r->file);
-    int rc = only_keys(r, root, keys);
-    if (!rc)
-        rc = get_string(r, root, "host_name", &cfg->host_name);
-    if (!rc)
-        rc = get_string(r, root, "state_dir", &cfg->state_dir);
-    if (!rc)
-        rc = get_size(r, root, "max_record_bytes", 64, 64LL << 20, &max_record);
-    if (!rc)
-        rc = get_size(r, root, "max_in_flight_bytes", 1 << 20, 1LL << 40, &in_flight);
-    if (!rc)
-        rc = get_size(r, root, "drain_timeout_ms", 0, 3600000, &drain);
-    if (!rc)
-        rc = get_size(r, root, "once_timeout_ms", 0, 86400000, &once);
-    if (!rc)
-        rc = get_size(r, root, "checkpoint_interval_ms", 100, 3600000, &interval);
-    if (!rc)
-        rc = get_size(r, root, "poll_interval_ms", 10, 60000, &poll_ms);
-    if (!rc)
-        rc = get_size(r, root, "scan_interval_ms", 10, 3600000, &scan_ms);
-    if (!rc)
-        rc = get_bool(r, root, "inotify", &cfg->inotify, 1);
+    int rc = read_table(r, root, &config_top_keys, cfg);
     if (!rc)
         rc = read_metrics(r, root, cfg);
-    if (!rc)
-        rc = read_log_keys(r, root, cfg);
     if (rc)
         return rc;
-    cfg->max_record_bytes = (size_t)max_record;
-    cfg->max_in_flight_bytes = (size_t)in_flight;
-    cfg->drain_timeout_ms = (int)drain;
-    cfg->once_timeout_ms = (int)once;
-    cfg->checkpoint_interval_ms = (int)interval;
-    cfg->poll_interval_ms = (int)poll_ms;
-    cfg->scan_interval_ms = (int)scan_ms;
-    if (!cfg->state_dir && !(cfg->state_dir = strdup(DEFAULT_STATE_DIR)))
-        return lme_err_set(r->err, LME_ENOMEM, "out of memory");
     if (!cfg->host_name) {
         char host[256] = "localhost";
         if (gethostname(host, sizeof(host)) == 0)
@@ -845,20 +780,12 @@ void config_free(struct config *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; cfg->inputs && i < cfg->n_inputs; i++) {
-        struct config_input *in = &cfg->inputs[i];
-        free_strings(in->paths, in->n_paths);
-        free(in->timezone);
-        free(in->connector);
-        free(in->host_name);
-    }
+    for (size_t i = 0; cfg->inputs && i < cfg->n_inputs; i++)
+        conf_free(&inputs_config_keys, &cfg->inputs[i]);
     for (size_t i = 0; cfg->sinks && i < cfg->n_sinks; i++) {
         struct config_sink *s = &cfg->sinks[i];
-        free(s->path);
-        free(s->kafka.brokers);
-        free(s->kafka.topic);
-        free(s->kafka.alerts_topic);
-        free(s->kafka.dead_letter_path);
+        conf_free(&file_sink_config_keys, &s->file);
+        conf_free(&kafka_sink_config_keys, &s->kafka);
         free_strings(s->kafka.prop_names, s->kafka.n_props);
         free_strings(s->kafka.prop_values, s->kafka.n_props);
     }
@@ -880,8 +807,7 @@ void config_free(struct config *cfg)
     free(cfg->inputs);
     free(cfg->sinks);
     free(cfg->file);
-    free(cfg->metrics_listen);
-    free(cfg->host_name);
-    free(cfg->state_dir);
+    conf_free(&config_metrics_keys, cfg);
+    conf_free(&config_top_keys, cfg);
     free(cfg);
 }

@@ -1,13 +1,15 @@
-/* The daemon's configuration: a JSON file (docs/config.md), read with jansson and checked
- * strictly. Unknown keys and wrong types are errors naming the file, the key path and what was
+/* The daemon's configuration: a JSON file (docs/config.md), read with jansson against the key
+ * tables each stage owns (conf.h) and checked strictly. Unknown keys and wrong types are errors naming the file, the key path and what was
  * expected, e.g. "lme.json: key 'inputs[0].paths': expected an array of strings". */
 #ifndef LME_CONFIG_H
 #define LME_CONFIG_H
 
 #include <stddef.h>
 
+#include "conf.h"
 #include "enrich.h"
 #include "err.h"
+#include "file_sink.h"
 #include "kafka_sink.h"
 
 enum config_start_at { CONFIG_START_BEGINNING, CONFIG_START_END };
@@ -36,7 +38,7 @@ enum config_sink_type { CONFIG_SINK_FILE, CONFIG_SINK_KAFKA };
 
 struct config_sink {
     enum config_sink_type type;
-    char *path;                    /* file: a path or "-" */
+    struct file_sink_config file;
     struct kafka_sink_config kafka;
 };
 
@@ -65,6 +67,11 @@ struct config {
     size_t n_connectors;
     struct enrich_config enrichment;     /* `enrichment`; connectors point at the above */
 };
+
+/* The keys of the top level and of `metrics` (conf.h), over struct config. Each stage's own keys
+ * are in its table: inputs_config_keys, kafka_sink_config_keys, file_sink_config_keys, ... */
+extern const struct conf_table config_top_keys;
+extern const struct conf_table config_metrics_keys;
 
 /* Reads and checks path. On success *out owns a config (free with config_free). Every value is
  * checked, time zones and librdkafka properties included; secrets never appear in err. */

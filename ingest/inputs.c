@@ -25,6 +25,34 @@
 #define MAX_UNREADABLE 1024
 #define TO_THE_END (-1)
 
+static const char *const start_ats[] = { "beginning", "end", NULL };
+static const char *const encodings[] = { "auto", "utf-8", "utf-16le", NULL };
+
+static const struct conf_key keys[] = {
+    CONF_OWN_KEY("type", true, "file"),
+    CONF_STRINGS_KEY(struct config_input, paths, n_paths, "paths", "glob patterns"),
+    CONF_STRING_KEY(struct config_input, timezone, "timezone", NULL,
+                    "IANA zone the logs' local times are written in; NULL: the machine's"),
+    CONF_STRING_KEY(struct config_input, connector, "connector", NULL,
+                    "the connector these logs belong to (a name from connectors)"),
+    CONF_STRING_KEY(struct config_input, host_name, "host_name", NULL,
+                    "host.name of this input's events; NULL: the top-level one"),
+    CONF_CHOICE_KEY(struct config_input, start_at, "start_at", CONFIG_START_BEGINNING, start_ats,
+                    "where files found at the input's first start are read from"),
+    CONF_INT_KEY(struct config_input, max_read_back_bytes, "max_read_back_bytes", 0, 0, 1LL << 50,
+                 "a new file is read from at most this many bytes before its end (0: no cap)"),
+    CONF_CHOICE_KEY(struct config_input, encoding, "encoding", CONFIG_ENCODING_AUTO, encodings,
+                    "auto (a UTF-16LE BOM decides), utf-8 or utf-16le"),
+    CONF_INT_KEY(struct config_input, multiline_flush_ms, "multiline_flush_ms", 2000, 0, 3600000,
+                 "a silent file's last record goes out after this"),
+    CONF_INT_KEY(struct config_input, rotate_wait_ms, "rotate_wait_ms", 5000, 0, 3600000,
+                 "a renamed or deleted file is read this long after its last growth"),
+    CONF_INT_KEY(struct config_input, close_inactive_ms, "close_inactive_ms", 300000, 1000, 86400000,
+                 "a file silent this long is closed (reopened when it changes)"),
+};
+
+const struct conf_table inputs_config_keys = CONF_TABLE("inputs[]", keys);
+
 struct input_file {
     struct source src;       /* src.tail.path set: the slot is in use */
     uint32_t input;

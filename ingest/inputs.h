@@ -18,11 +18,15 @@
 #include <stdint.h>
 
 #include "commit.h"
+#include "conf.h"
 #include "config.h"
 #include "err.h"
 #include "origin.h"
 
 struct inputs;
+
+/* The keys of `inputs[]` (conf.h), over struct config_input. */
+extern const struct conf_table inputs_config_keys;
 
 /* Counters of one config input. */
 struct inputs_counts {

@@ -30,7 +30,7 @@ static struct sink *sink_create(const struct config *cfg, const struct config_si
                                 struct lme_err *err)
 {
     if (cs->type == CONFIG_SINK_FILE)
-        return file_sink_create(cs->path, err);
+        return file_sink_create(cs->file.path, err);
     return kafka_sink_create(&cs->kafka, cfg->max_in_flight_bytes, err);
 }
 

@@ -14,6 +14,14 @@
 
 #define FLUSH_AT (256 * 1024)
 
+static const struct conf_key keys[] = {
+    CONF_OWN_KEY("type", true, "file"),
+    CONF_REQUIRED_STRING_KEY(struct file_sink_config, path, "path",
+                             "a file (appended to, created 0640) or - for standard output"),
+};
+
+const struct conf_table file_sink_config_keys = CONF_TABLE("sinks[] (file)", keys);
+
 struct file_sink {
     struct sink base;
     int fd;

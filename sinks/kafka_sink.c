@@ -70,6 +70,25 @@ struct kafka_sink {
     struct lme_err pending_err; /* a dead-letter failure seen inside a delivery report */
 };
 
+static const char *const key_modes[] = { "host_component", "host", "none", NULL };
+
+static const struct conf_key keys[] = {
+    CONF_OWN_KEY("type", true, "kafka"),
+    CONF_REQUIRED_STRING_KEY(struct kafka_sink_config, brokers, "brokers",
+                             "host:port,host:port: bootstrap.servers"),
+    CONF_STRING_KEY(struct kafka_sink_config, topic, "topic", "lme.events",
+                    "every event goes here"),
+    CONF_STRING_KEY(struct kafka_sink_config, alerts_topic, "alerts_topic", NULL,
+                    "events carrying a diagnosis go here too"),
+    CONF_CHOICE_KEY(struct kafka_sink_config, key, "key", KAFKA_KEY_HOST_COMPONENT, key_modes,
+                    "message key: host/component, host, or none"),
+    CONF_STRING_KEY(struct kafka_sink_config, dead_letter_path, "dead_letter_path", NULL,
+                    "where events that can never be delivered are set aside"),
+    CONF_OWN_KEY("rdkafka", false, "librdkafka producer properties, passed through"),
+};
+
+const struct conf_table kafka_sink_config_keys = CONF_TABLE("sinks[] (kafka)", keys);
+
 int kafka_sink_is_secret(const char *p)
 {
     return strstr(p, "password") || strstr(p, "secret") || strstr(p, "sasl.oauthbearer.config") ||

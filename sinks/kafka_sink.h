@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "conf.h"
 #include "err.h"
 #include "sink.h"
 
@@ -25,6 +26,10 @@ struct kafka_sink_config {
     char **prop_names;
     char **prop_values;
 };
+
+/* Its keys (conf.h), over struct kafka_sink_config: `rdkafka` (properties, secrets) is read by
+ * the loader's own code, and dead_letter_path defaults to state_dir's dead-letter.jsonl. */
+extern const struct conf_table kafka_sink_config_keys;
 
 /* True for librdkafka properties whose values are secrets: never printed, logged or echoed. */
 int kafka_sink_is_secret(const char *property);

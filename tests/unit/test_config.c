@@ -76,7 +76,7 @@ static void test_minimal_config_gets_defaults(void **state)
     assert_null(cfg->inputs[0].timezone);
     assert_int_equal(cfg->n_sinks, 1); /* no sink: JSON lines on standard output */
     assert_int_equal(cfg->sinks[0].type, CONFIG_SINK_FILE);
-    assert_string_equal(cfg->sinks[0].path, "-");
+    assert_string_equal(cfg->sinks[0].file.path, "-");
     /* following */
     assert_int_equal(cfg->poll_interval_ms, 250);
     assert_int_equal(cfg->scan_interval_ms, 1000);
@@ -139,7 +139,7 @@ static void test_full_kafka_sink(void **state)
     assert_string_equal(k->prop_names[0], "linger.ms");
     assert_string_equal(k->prop_values[0], "50");
     assert_string_equal(k->prop_values[1], "true");
-    assert_string_equal(cfg->sinks[1].path, "/tmp/x.jsonl");
+    assert_string_equal(cfg->sinks[1].file.path, "/tmp/x.jsonl");
     config_free(cfg);
 }
 
