@@ -32,6 +32,7 @@ struct config_input {
     int multiline_flush_ms;  /* a silent file's last record goes out after this */
     int rotate_wait_ms;      /* a renamed or deleted file is read this long after its last growth */
     int close_inactive_ms;   /* a file silent this long is closed (reopened when it changes) */
+    int follow_symlinks;     /* 1: glob matches that are links are read, when inside the folders */
 };
 
 enum config_sink_type { CONFIG_SINK_FILE, CONFIG_SINK_KAFKA };

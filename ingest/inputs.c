@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +23,11 @@
 
 #define READ_CHUNK (1024 * 1024)
 #define CHUNKS_PER_TURN 4 /* per file and turn, so that one busy file does not starve the others */
-#define MAX_UNREADABLE 1024
+#define MIN_OPEN_FILES 8
+#define RESERVED_FDS 128       /* checkpoints, the dead-letter and output files, probes, stdio */
+#define RESERVED_FDS_HTTP 272  /* the metrics endpoint's connection limit, and its own */
+#define RESERVED_FDS_SINK 32   /* a Kafka sink's sockets (a few per broker) and pipes */
+#define KEEP_OPEN_MS 1000      /* a file opened this recently is not closed for another */
 #define TO_THE_END (-1)
 
 static const char *const start_ats[] = { "beginning", "end", NULL };
@@ -49,6 +54,8 @@ static const struct conf_key keys[] = {
                  "a renamed or deleted file is read this long after its last growth"),
     CONF_INT_KEY(struct config_input, close_inactive_ms, "close_inactive_ms", 300000, 1000, 86400000,
                  "a file silent this long is closed (reopened when it changes)"),
+    CONF_BOOL_KEY(struct config_input, follow_symlinks, "follow_symlinks", 0,
+                  "true: matches that are symbolic links are read, if they stay in the folders"),
 };
 
 const struct conf_table inputs_config_keys = CONF_TABLE("inputs[]", keys);
@@ -64,6 +71,8 @@ struct input_file {
     bool superseded;         /* a newer reading of the same file replaced it (truncation) */
     bool seen;               /* matched by the latest scan */
     bool flushed;            /* its pending record was flushed since it last grew */
+    bool waiting;            /* wants its descriptor back (it changed while closed) */
+    int64_t opened_ms;       /* monotonic: when it was last opened */
 };
 
 struct inputs {
@@ -75,8 +84,10 @@ struct inputs {
     struct input_file *files;
     size_t n_files;
     struct watch *watch;
-    uint64_t unreadable[MAX_UNREADABLE]; /* hashes of paths already reported unreadable */
-    size_t n_unreadable;
+    uint64_t *reported;                 /* hashes of paths already reported (unreadable, refused) */
+    size_t n_reported, cap_reported;
+    size_t max_open;                    /* the descriptor budget of input files */
+    bool said_waiting;                  /* "files wait for a descriptor" logged, not yet cleared */
     char *chunk;
     int64_t last_scan_ms;
     struct inputs_stats stats;
@@ -136,9 +147,24 @@ static int open_zones(struct inputs *in, struct lme_err *err)
             .tz = in->zones[i],
             .max_record_bytes = cfg->max_record_bytes,
             .encoding = cfg->inputs[i].encoding,
+            .follow_symlinks = cfg->inputs[i].follow_symlinks != 0,
         };
     }
     return 0;
+}
+
+/* How many input files may be open at once: the soft descriptor limit (raised to the hard one at
+ * start) less what everything else may need, so that saving checkpoints, the sinks and the
+ * metrics endpoint never run out of descriptors because of the inputs. */
+static size_t open_budget(const struct config *cfg)
+{
+    struct rlimit rl;
+    long long limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                          ? (long long)rl.rlim_cur : 1024;
+    long long reserve = RESERVED_FDS + (cfg->metrics_listen ? RESERVED_FDS_HTTP : 0) +
+                        RESERVED_FDS_SINK * (long long)cfg->n_sinks;
+    long long budget = limit - reserve;
+    return budget < MIN_OPEN_FILES ? MIN_OPEN_FILES : (size_t)budget;
 }
 
 struct inputs *inputs_create(const struct config *cfg, const struct config *previous,
@@ -156,6 +182,7 @@ struct inputs *inputs_create(const struct config *cfg, const struct config *prev
     }
     in->cfg = cfg;
     in->commit = commit;
+    in->max_open = in->stats.max_open = open_budget(cfg);
     mark_new_inputs(in, previous);
     if (open_zones(in, err) != 0 || !(in->watch = watch_create(cfg->inotify, err)))
         goto fail;
@@ -181,6 +208,7 @@ void inputs_destroy(struct inputs *in)
     free(in->stats.inputs);
     free(in->chunk);
     free(in->lags);
+    free(in->reported);
     free(in);
 }
 
@@ -214,16 +242,39 @@ static void release(struct inputs *in, struct input_file *f)
     source_free(&f->src);
 }
 
-/* Logs a file that cannot be read once, not at every scan. */
+/* Whether path was reported already (once per path and reason, not at every scan); remembers it
+ * when not. */
+static bool reported_before(struct inputs *in, const char *path, const char *why)
+{
+    uint64_t h = lme_hash64(why, strlen(why), lme_hash64(path, strlen(path), 0));
+    for (size_t i = 0; i < in->n_reported; i++)
+        if (in->reported[i] == h)
+            return true;
+    if (in->n_reported == in->cap_reported) {
+        size_t cap = in->cap_reported ? 2 * in->cap_reported : 64;
+        uint64_t *v = realloc(in->reported, cap * sizeof(*v));
+        if (!v)
+            return false; /* out of memory: said again, which is only noise */
+        in->reported = v;
+        in->cap_reported = cap;
+    }
+    in->reported[in->n_reported++] = h;
+    return false;
+}
+
 static void report_unreadable(struct inputs *in, const char *path, const char *why)
 {
-    uint64_t h = lme_hash64(path, strlen(path), 0);
-    for (size_t i = 0; i < in->n_unreadable; i++)
-        if (in->unreadable[i] == h)
-            return;
-    if (in->n_unreadable < MAX_UNREADABLE)
-        in->unreadable[in->n_unreadable++] = h;
-    lme_log(LME_LOG_ERROR, "cannot read input", "file", path, "error", why, NULL);
+    if (!reported_before(in, path, why))
+        lme_log(LME_LOG_ERROR, "cannot read input", "file", path, "error", why, NULL);
+}
+
+/* A glob match the symlink policy refuses: logged once, counted once. */
+static void report_refused(struct inputs *in, const char *path, const char *why)
+{
+    if (reported_before(in, path, why))
+        return;
+    in->stats.refused++;
+    lme_log(LME_LOG_WARN, "input file refused", "file", path, "reason", why, NULL);
 }
 
 /* Where a file with no checkpoint starts: start_at, then the input's read-back cap. */
@@ -268,6 +319,15 @@ static uint64_t start_offset(struct inputs *in, struct input_file *f, bool at_st
     return cp->offset;
 }
 
+/* Input files open now. */
+static size_t open_files(const struct inputs *in)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < in->n_files; i++)
+        n += used(&in->files[i]) && in->files[i].src.tail.fd >= 0;
+    return n;
+}
+
 /* Starts tracking f's file in commit from its current offset. */
 static int track(struct inputs *in, struct input_file *f)
 {
@@ -302,9 +362,14 @@ static int add_file(struct inputs *in, uint32_t input, const char *path, bool at
         source_free(&f->src);
         return lme_err_set(err, LME_ENOMEM, "inputs: out of memory");
     }
+    f->opened_ms = f->last_growth_ms;
     char off[24];
     lme_log(LME_LOG_INFO, "following file", "file", f->src.tail.path, "offset",
             u64(off, sizeof(off), f->src.tail.offset), NULL);
+    if (open_files(in) > in->max_open) { /* known now; read when a descriptor is free */
+        source_suspend(&f->src);
+        f->waiting = true;
+    }
     return 0;
 }
 
@@ -369,19 +434,47 @@ static bool revisit(struct inputs *in, struct input_file *f, const char *path,
         rename_file(in, f, absolute);
     if (f->src.tail.fd >= 0 || (uint64_t)st->st_size == f->src.tail.offset)
         return true;
+    if (open_files(in) >= in->max_open) {
+        f->waiting = true; /* reopened in turn (inputs_balance) */
+        return true;
+    }
     struct lme_err err;
     if (source_resume(&f->src, &err) != 0)
         return true; /* replaced meanwhile: the next scan meets the new file */
     f->done = false;
     f->rotated = false;
-    f->last_growth_ms = lme_mono_ms();
+    f->waiting = false;
+    f->last_growth_ms = f->opened_ms = lme_mono_ms();
     lme_log(LME_LOG_INFO, "file changed: reopened", "file", f->src.tail.path, NULL);
     return true;
+}
+
+/* The symlink policy (docs/config.md, "Symbolic links"): a match that is a link is read only when
+ * its input opts in, and no match may resolve outside the folder its glob names (root: that
+ * folder with its own links resolved). Returns NULL when path may be read, else why not. */
+static const char *refusal(const struct config_input *ci, const char *path, const char *root)
+{
+    struct stat lst;
+    if (lstat(path, &lst) != 0)
+        return NULL; /* gone: the open says so */
+    if (S_ISLNK(lst.st_mode) && !ci->follow_symlinks)
+        return "a symbolic link, not followed (follow_symlinks is off)";
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return S_ISLNK(lst.st_mode) ? "a symbolic link to nothing" : NULL;
+    size_t n = strlen(root);
+    bool inside = strcmp(root, "/") == 0 || (strncmp(real, root, n) == 0 && real[n] == '/');
+    return inside ? NULL : "resolves outside the input's folder: refused";
 }
 
 static int scan_glob(struct inputs *in, uint32_t input, const char *pattern, bool at_start,
                      bool once, struct lme_err *err)
 {
+    const struct config_input *ci = &in->cfg->inputs[input];
+    char dir[PATH_MAX], root[PATH_MAX];
+    watch_glob_dir(pattern, dir, sizeof(dir));
+    if (!realpath(dir, root))
+        return 0; /* the folder is not there (yet) */
     glob_t g;
     int grc = glob(pattern, 0, NULL, &g);
     if (grc == GLOB_NOMATCH && at_start)
@@ -390,6 +483,11 @@ static int scan_glob(struct inputs *in, uint32_t input, const char *pattern, boo
         return 0;
     int rc = 0;
     for (size_t k = 0; k < g.gl_pathc && !rc; k++) {
+        const char *why = refusal(ci, g.gl_pathv[k], root);
+        if (why) {
+            report_refused(in, g.gl_pathv[k], why);
+            continue;
+        }
         struct stat st;
         if (stat(g.gl_pathv[k], &st) != 0 || S_ISDIR(st.st_mode))
             continue;
@@ -428,6 +526,93 @@ int inputs_scan(struct inputs *in, bool at_start, bool once, struct lme_err *err
 bool inputs_scan_due(const struct inputs *in, int64_t now_ms)
 {
     return now_ms - in->last_scan_ms >= in->cfg->scan_interval_ms;
+}
+
+/* ---- the descriptor budget ---- */
+
+/* The open file to close for a waiting one: not renamed away or deleted (it could not be opened
+ * again), not opened a moment ago unless read to its end (any: even then, for a backfill that
+ * reads one file after the other); the least recently active first, and
+ * among those one that holds no partial record. NULL when none may go. */
+static struct input_file *eviction_victim(struct inputs *in, int64_t now,
+                                          const struct input_file *keep, bool any)
+{
+    struct input_file *best = NULL;
+    for (size_t i = 0; i < in->n_files; i++) {
+        struct input_file *f = &in->files[i];
+        const struct tail_file *t = &f->src.tail;
+        if (f == keep || !used(f) || t->fd < 0 || f->rotated || f->superseded || f->done)
+            continue;
+        if (!any && t->offset < t->size && now - f->opened_ms < KEEP_OPEN_MS)
+            continue;
+        bool holds = source_holds(&f->src);
+        if (!best || (source_holds(&best->src) && !holds) ||
+            (source_holds(&best->src) == holds && f->last_growth_ms < best->last_growth_ms))
+            best = f;
+    }
+    return best;
+}
+
+/* The waiting file that has waited longest (by its last activity), or NULL. */
+static struct input_file *longest_waiting(struct inputs *in)
+{
+    struct input_file *best = NULL;
+    for (size_t i = 0; i < in->n_files; i++) {
+        struct input_file *f = &in->files[i];
+        if (used(f) && f->waiting && f->src.tail.fd < 0 &&
+            (!best || f->last_growth_ms < best->last_growth_ms))
+            best = f;
+    }
+    return best;
+}
+
+/* Opens f again within the budget, closing another file for it when needed. */
+static bool give_descriptor(struct inputs *in, struct input_file *f, int64_t now, bool any)
+{
+    if (open_files(in) >= in->max_open) {
+        struct input_file *victim = eviction_victim(in, now, f, any);
+        if (!victim)
+            return false;
+        source_suspend(&victim->src);
+        victim->waiting = true; /* back in turn: it may have more to read */
+    }
+    struct lme_err err;
+    f->waiting = false;
+    if (source_resume(&f->src, &err) != 0)
+        return true; /* replaced meanwhile: the next scan meets the new file */
+    f->last_growth_ms = f->opened_ms = now;
+    f->flushed = false;
+    return true;
+}
+
+/* Counts the files waiting for a descriptor; says in the log when files start and stop waiting. */
+static void count_waiting(struct inputs *in)
+{
+    size_t waiting = 0;
+    for (size_t i = 0; i < in->n_files; i++)
+        waiting += used(&in->files[i]) && in->files[i].waiting;
+    in->stats.waiting = waiting;
+    char n[24], budget[24];
+    if (waiting > 0 && !in->said_waiting)
+        lme_log(LME_LOG_WARN, "files wait for a descriptor: read in turn", "waiting",
+                u64(n, sizeof(n), waiting), "open_files_budget",
+                u64(budget, sizeof(budget), in->max_open), NULL);
+    else if (waiting == 0 && in->said_waiting)
+        lme_log(LME_LOG_INFO, "every file has a descriptor again", NULL);
+    in->said_waiting = waiting > 0;
+}
+
+/* Files waiting for a descriptor get one in turn, the longest waiting first, each by closing the
+ * least recently active open file: any number of files is read within the budget. */
+static void balance(struct inputs *in)
+{
+    int64_t now = lme_mono_ms();
+    size_t moves = 0;
+    struct input_file *f;
+    while ((f = longest_waiting(in)) != NULL && moves++ < in->max_open)
+        if (!give_descriptor(in, f, now, false))
+            break;
+    count_waiting(in);
 }
 
 /* ---- reading ---- */
@@ -610,6 +795,7 @@ int inputs_turn(struct inputs *in, origin_emit_fn emit, void *ctx, bool *busy,
                 struct lme_err *err)
 {
     *busy = false;
+    balance(in);
     int64_t now = lme_mono_ms();
     for (size_t i = 0; i < in->n_files && !interrupted(in); i++) {
         if (!used(&in->files[i]) || in->files[i].src.tail.fd < 0)
@@ -633,6 +819,10 @@ int inputs_backfill(struct inputs *in, origin_emit_fn emit, void *ctx, bool *don
         if (!used(&in->files[i]) || in->files[i].done)
             continue;
         *done = false;
+        if (in->files[i].src.tail.fd < 0 &&
+            !give_descriptor(in, &in->files[i], lme_mono_ms(), true))
+            return lme_err_set(err, LME_EIO, "no descriptor for %s", in->files[i].src.tail.path);
+        count_waiting(in);
         bool eof = false;
         int rc = read_file(in, i, CHUNKS_PER_TURN, emit, ctx, &eof, err);
         if (!rc && eof)

@@ -37,6 +37,9 @@ struct inputs_counts {
 struct inputs_stats {
     struct inputs_counts *inputs; /* per config input */
     uint64_t truncations;         /* files read again from their start (copy-truncate) */
+    uint64_t refused;             /* matches the symlink policy refused (each path once) */
+    uint64_t waiting;             /* files waiting for a descriptor now */
+    uint64_t max_open;            /* the descriptor budget of input files */
 };
 
 /* One followed file's distance from its checkpoint: lme_checkpoint_lag_bytes. */

@@ -325,6 +325,9 @@ static void gather_stats(struct pipeline *p)
     }
     memcpy(p->view.by_code, rs->by_code, sizeof(p->view.by_code));
     p->view.truncations = is->truncations;
+    p->view.files_waiting = is->waiting;
+    p->view.files_refused = is->refused;
+    p->view.open_files_budget = is->max_open;
     p->view.checkpoint_ok = cs->saves_ok;
     p->view.checkpoint_errors = cs->saves_failed;
     p->view.latency = cs->latency;

@@ -240,6 +240,16 @@ static int render_files(const struct pipeline_stats *st, const struct lag *lags,
                             "Files seen shrinking (copy-truncate) and read again.") ||
              metrics_sample(b, "lme_files_truncated_total", NULL, (double)st->truncations);
     if (!rc)
+        rc = metrics_family(b, "lme_files_waiting", "gauge",
+                            "Files waiting for a descriptor (more files than the budget).") ||
+             metrics_sample(b, "lme_files_waiting", NULL, (double)st->files_waiting) ||
+             metrics_family(b, "lme_open_files_budget", "gauge",
+                            "Input files that may be open at once.") ||
+             metrics_sample(b, "lme_open_files_budget", NULL, (double)st->open_files_budget) ||
+             metrics_family(b, "lme_files_refused_total", "counter",
+                            "Glob matches the symlink policy refused (each path once).") ||
+             metrics_sample(b, "lme_files_refused_total", NULL, (double)st->files_refused);
+    if (!rc)
         rc = metrics_family(b, "lme_checkpoint_saves_total", "counter", "Checkpoint writes.") ||
              metrics_sample(b, "lme_checkpoint_saves_total", "result=\"ok\"", (double)st->checkpoint_ok) ||
              metrics_sample(b, "lme_checkpoint_saves_total", "result=\"error\"",

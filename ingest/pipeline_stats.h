@@ -34,6 +34,7 @@ struct pipeline_stats {
     struct input_stats *inputs; /* per config input */
     uint64_t by_code[STATS_CODES + 2];
     uint64_t truncations;
+    uint64_t files_waiting, files_refused, open_files_budget;
     uint64_t checkpoint_ok, checkpoint_errors;
     struct metrics_histogram latency;
     struct sink_progress *sinks; /* per sink */

@@ -11,7 +11,7 @@ int source_open(struct source *s, const char *path, const struct source_config *
 {
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
-    return tail_open(&s->tail, path, err);
+    return tail_open(&s->tail, path, cfg->follow_symlinks, err);
 }
 
 static bool starts_with_bom(const struct tail_file *t)

@@ -21,6 +21,7 @@ struct source_config {
     struct lme_tz *tz;
     size_t max_record_bytes;
     enum config_encoding encoding;
+    bool follow_symlinks;      /* a glob match that is a link may be opened */
 };
 
 struct source {

@@ -13,11 +13,11 @@
 #include "checkpoint.h"
 #include "lines.h"
 
-int tail_open(struct tail_file *t, const char *path, struct lme_err *err)
+int tail_open(struct tail_file *t, const char *path, bool follow_link, struct lme_err *err)
 {
     memset(t, 0, sizeof(*t));
     t->fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow_link ? 0 : O_NOFOLLOW));
     if (fd < 0)
         return lme_err_set(err, LME_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
@@ -50,7 +50,8 @@ int tail_reopen(struct tail_file *t, struct lme_err *err)
 {
     if (t->fd >= 0)
         return 0;
-    int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    /* t->path has its links resolved: a link there now is a replacement, never the file */
+    int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0)
         return lme_err_set(err, LME_EIO, "%s: %s", t->path, strerror(errno));
     struct stat st;

@@ -3,6 +3,7 @@
 #ifndef LME_TAIL_H
 #define LME_TAIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -25,12 +26,14 @@ enum tail_change {
     TAIL_DELETED,   /* no name left; the open descriptor still reads it */
 };
 
-/* Opens path (a regular file) and fills t: identity, fingerprint, offset 0, absolute path.
- * Returns 0, or an error with err filled (t holds nothing to free then). */
-int tail_open(struct tail_file *t, const char *path, struct lme_err *err);
+/* Opens path (a regular file) and fills t: identity, fingerprint, offset 0, absolute path (links
+ * resolved). follow_link false: a path that is a symbolic link is refused (O_NOFOLLOW), so a
+ * file swapped for a link between a check and the open is not read through. Returns 0, or an
+ * error with err filled (t holds nothing to free then). */
+int tail_open(struct tail_file *t, const char *path, bool follow_link, struct lme_err *err);
 
 /* Opens t->path again after tail_close; fails with LME_EIO when it no longer names the same
- * device and inode. */
+ * device and inode, or is now a symbolic link (a followed file replaced by a link is let go). */
 int tail_reopen(struct tail_file *t, struct lme_err *err);
 
 /* Reads up to cap bytes at t->offset and advances it. Returns the count, 0 at the end, or

@@ -50,8 +50,7 @@ void watch_destroy(struct watch *w)
     free(w);
 }
 
-/* The directory of a glob: everything before the last '/' that precedes its first wildcard. */
-static void glob_dir(const char *glob, char *dir, size_t size)
+void watch_glob_dir(const char *glob, char *dir, size_t size)
 {
     size_t wild = strcspn(glob, "*?[");
     size_t slash = wild;
@@ -67,7 +66,7 @@ static void glob_dir(const char *glob, char *dir, size_t size)
 void watch_add_glob(struct watch *w, const char *glob)
 {
     char dir[PATH_MAX];
-    glob_dir(glob, dir, sizeof(dir));
+    watch_glob_dir(glob, dir, sizeof(dir));
     for (size_t i = 0; i < w->n_dirs; i++)
         if (strcmp(w->dirs[i], dir) == 0)
             return;

@@ -4,6 +4,8 @@
 #ifndef LME_WATCH_H
 #define LME_WATCH_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 struct watch;
@@ -15,6 +17,10 @@ struct watch *watch_create(int use_inotify, struct lme_err *err);
 
 /* NULL-safe. */
 void watch_destroy(struct watch *w);
+
+/* The directory of a glob: everything before the last '/' that precedes its first wildcard ("."
+ * when none), into dir. */
+void watch_glob_dir(const char *glob, char *dir, size_t size);
 
 /* Watches the directory part of a glob (a wildcard-free prefix; "." when none). Watching a
  * directory twice is harmless; a directory that cannot be watched is logged once. */
