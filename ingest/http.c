@@ -180,25 +180,44 @@ static int cut_overdue(struct http_server *h)
     return cut;
 }
 
+/* With h->mu held: when the watchdog must look next, at the latest a second from now (it also
+ * reports what the log rate limit suppressed). */
+static struct timespec next_look(const struct http_server *h)
+{
+    int64_t at = now_ms() + 1000;
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+        const struct conn *slot = &h->conns[i];
+        if (slot->fd >= 0 && !slot->cut && slot->since_ms + HTTP_REQUEST_DEADLINE_MS < at)
+            at = slot->since_ms + HTTP_REQUEST_DEADLINE_MS;
+    }
+    return (struct timespec){ .tv_sec = at / 1000, .tv_nsec = (long)(at % 1000) * 1000000 };
+}
+
+static void log_cut(struct http_server *h, int cut)
+{
+    char n[16], ms[16];
+    snprintf(n, sizeof(n), "%d", cut);
+    snprintf(ms, sizeof(ms), "%d", HTTP_REQUEST_DEADLINE_MS);
+    lme_log_limited(&h->log_limit, LME_LOG_WARN,
+                    "metrics endpoint: closed connections that sent no complete request in time",
+                    "connections", n, "deadline_ms", ms, NULL);
+}
+
 static void *watchdog_main(void *arg)
 {
     struct http_server *h = arg;
+    int64_t flushed_ms = now_ms();
     pthread_mutex_lock(&h->mu);
     while (!h->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += 1;
+        struct timespec until = next_look(h);
         pthread_cond_timedwait(&h->wake, &h->mu, &until);
         int cut = cut_overdue(h);
-        if (cut > 0) {
-            char n[16], ms[16];
-            snprintf(n, sizeof(n), "%d", cut);
-            snprintf(ms, sizeof(ms), "%d", HTTP_REQUEST_DEADLINE_MS);
-            lme_log_limited(&h->log_limit, LME_LOG_WARN,
-                            "metrics endpoint: closed connections that sent no complete request in time",
-                            "connections", n, "deadline_ms", ms, NULL);
+        if (cut > 0)
+            log_cut(h, cut);
+        if (now_ms() - flushed_ms >= 1000) { /* it may look more often: report once a second */
+            lme_log_limit_flush(&h->log_limit);
+            flushed_ms = now_ms();
         }
-        lme_log_limit_flush(&h->log_limit);
     }
     pthread_mutex_unlock(&h->mu);
     return NULL;

@@ -243,6 +243,7 @@ static struct http_server *listen_instead(struct services *sv, const char *want,
     if (next || !sv->http || !same_port(sv->listen, want))
         return next;
     http_stop(sv->http);
+    sv->http = NULL;
     if ((next = http_start(want, sv->snap, err)))
         return next;
     struct lme_err again;
