@@ -2,7 +2,8 @@
  * poll: no FD_SETSIZE ceiling, so descriptors above 1024 work); this file maps three paths to the
  * snapshot's pages and bounds what clients can hold: HTTP_MAX_CONNECTIONS at once, none silent
  * for HTTP_IDLE_TIMEOUT_S (the library's timeout), and none working on a request for longer than
- * HTTP_REQUEST_DEADLINE_MS. The library only knows idle timeouts, which a client sending a byte
+ * HTTP_REQUEST_DEADLINE_MS (from connecting, or from its last answer, to its next answer sent
+ * whole). The library only knows idle timeouts, which a client sending a byte
  * now and then never meets; so a watchdog thread shuts down the sockets of connections past the
  * deadline, and the library then closes them as if the client had. The library's own messages go
  * to the daemon's log, at most HTTP_LOG_PER_SECOND a second. */
@@ -111,12 +112,13 @@ static void on_library_message(void *ctx, const char *fmt, va_list ap)
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
         text[--n] = '\0';
     pthread_mutex_lock(&h->mu);
-    if (h->starting)
+    bool starting = h->starting;
+    if (starting)
         snprintf(h->start_msg, sizeof(h->start_msg), "%s", text);
-    else
+    pthread_mutex_unlock(&h->mu);
+    if (!starting)
         lme_log_limited(&h->log_limit, LME_LOG_WARN, "metrics endpoint: libmicrohttpd", "error",
                         text, NULL);
-    pthread_mutex_unlock(&h->mu);
 }
 
 static struct conn *conn_of(struct MHD_Connection *c)
@@ -212,12 +214,15 @@ static void *watchdog_main(void *arg)
         struct timespec until = next_look(h);
         pthread_cond_timedwait(&h->wake, &h->mu, &until);
         int cut = cut_overdue(h);
+        /* unlocked: a standard error slow to take the line must not hold up the library */
+        pthread_mutex_unlock(&h->mu);
         if (cut > 0)
             log_cut(h, cut);
         if (now_ms() - flushed_ms >= 1000) { /* it may look more often: report once a second */
             lme_log_limit_flush(&h->log_limit);
             flushed_ms = now_ms();
         }
+        pthread_mutex_lock(&h->mu);
     }
     pthread_mutex_unlock(&h->mu);
     return NULL;

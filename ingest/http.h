@@ -1,7 +1,7 @@
 /* The metrics endpoint: /metrics, /health and /ready over HTTP (libmicrohttpd with epoll or poll,
  * on its own thread, plus a watchdog thread), served from a metrics snapshot (metrics.h). Clients
  * cannot hold it: 256 connections at most, a connection silent for 2 s is closed, and one that
- * has not completed a request 5 s after connecting (or after its last answer) is cut. The
+ * has not had a request answered 5 s after connecting (or after its last answer) is cut. The
  * library's messages go to the daemon's log (log.h), at most 10 a second. */
 #ifndef LME_HTTP_H
 #define LME_HTTP_H
