@@ -3,10 +3,10 @@
  * snapshot's pages and bounds what clients can hold: HTTP_MAX_CONNECTIONS at once, none silent
  * for HTTP_IDLE_TIMEOUT_S (the library's timeout), and none working on a request for longer than
  * HTTP_REQUEST_DEADLINE_MS (from connecting, or from its last answer, to its next answer sent
- * whole). The library only knows idle timeouts, which a client sending a byte
- * now and then never meets; so a watchdog thread shuts down the sockets of connections past the
- * deadline, and the library then closes them as if the client had. The library's own messages go
- * to the daemon's log, at most HTTP_LOG_PER_SECOND a second. */
+ * whole). The library only knows idle timeouts, which a client sending a byte now and then never
+ * meets; so a watchdog thread shuts down the sockets of connections past the deadline, and the
+ * library then closes them as if the client had. The library's own messages go to the daemon's
+ * log, at most HTTP_LOG_PER_SECOND a second. */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -201,7 +201,7 @@ static void log_cut(struct http_server *h, int cut)
     snprintf(n, sizeof(n), "%d", cut);
     snprintf(ms, sizeof(ms), "%d", HTTP_REQUEST_DEADLINE_MS);
     lme_log_limited(&h->log_limit, LME_LOG_WARN,
-                    "metrics endpoint: closed connections that sent no complete request in time",
+                    "metrics endpoint: cut connections with no request answered in time",
                     "connections", n, "deadline_ms", ms, NULL);
 }
 
@@ -281,7 +281,7 @@ static int try_bind(const struct sockaddr_storage *addr, const char *listen, str
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return lme_err_set(err, LME_EIO, "cannot listen on %s: %s", listen, strerror(errno));
-    int on = 1; /* as libmicrohttpd does, so that connections of a previous run do not count */
+    int on = 1; /* as libmicrohttpd does: a previous run's connections in TIME_WAIT are no conflict */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                 : sizeof(struct sockaddr_in);

@@ -147,7 +147,8 @@ static void test_limit_counts_what_it_drops(void **state)
     /* the loop may straddle one second boundary, never two */
     assert_true(written >= 10 && written <= 20);
     assert_int_equal(written + (int)suppressed_in(out), 40);
-    assert_non_null(strstr(out, "level=warn msg=\"log records suppressed\" source=http suppressed="));
+    assert_non_null(
+        strstr(out, "level=warn msg=\"log records suppressed\" source=http suppressed="));
     assert_non_null(strstr(out, " per_second=10\n"));
     assert_true(count(out, "log records suppressed") <= 2);
     lme_log_limit_destroy(&lim);
@@ -183,7 +184,8 @@ static void test_limit_report_follows_the_format(void **state)
     lme_log_limit_destroy(&lim);
     lme_log_set_format(LME_LOG_LOGFMT);
     const char *out = capture_end(fds, saved);
-    const char *report = strstr(out, "\"msg\":\"log records suppressed\",\"source\":\"http\",\"suppressed\":\"");
+    const char *report =
+        strstr(out, "\"msg\":\"log records suppressed\",\"source\":\"http\",\"suppressed\":\"");
     assert_non_null(report);
     assert_non_null(strstr(report, "\"per_second\":\"1\"}\n"));
 }
