@@ -281,7 +281,7 @@ static int try_bind(const struct sockaddr_storage *addr, const char *listen, str
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return lme_err_set(err, LME_EIO, "cannot listen on %s: %s", listen, strerror(errno));
-    int on = 1; /* as libmicrohttpd does: a previous run's connections in TIME_WAIT are no conflict */
+    int on = 1; /* as libmicrohttpd does: a previous run's connections in TIME_WAIT don't count */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                 : sizeof(struct sockaddr_in);
