@@ -18,6 +18,30 @@ struct options {
     bool json;
 };
 
+static void diagnose_usage(void)
+{
+    printf("Usage: lme-ingest diagnose --config FILE [--connector NAME] [--json]\n"
+           "\n"
+           "Probes each connector of the configuration now (its Notes.ini, its ID file and\n"
+           "its Notes server) and prints the probable cause of 41220 \"no Notes Session\n"
+           "Open\" errors, the evidence, the fix and what else is possible\n"
+           "(docs/diagnosis.md).\n"
+           "\n"
+           "Options:\n"
+           "  -c, --config FILE     the JSON configuration (required)\n"
+           "      --connector NAME  probe only this connector of the configuration\n"
+           "      --json            one JSON object per connector, with the fields of\n"
+           "                        lme.diagnosis (cause \"none\" when every probe passed)\n"
+           "  -h, --help            show this help\n"
+           "\n"
+           "Exit status:\n"
+           "  0  every probe of every connector passed\n"
+           "  1  a fault was found\n"
+           "  2  usage or configuration error, an unknown connector, or none configured\n"
+           "\n"
+           "See lme-ingest(8) (man lme-ingest).\n");
+}
+
 /* Returns 0, 1 after --help, -1 on a usage error. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -37,7 +61,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         } else if (c == 'j') {
             o->json = true;
         } else if (c == 'h') {
-            printf("Usage: lme-ingest diagnose --config FILE [--connector NAME] [--json]\n");
+            diagnose_usage();
             return 1;
         } else {
             fprintf(stderr, "lme-ingest diagnose: try 'lme-ingest diagnose --help'\n");

@@ -14,10 +14,10 @@ static void usage(FILE *out)
             "\n"
             "Commands:\n"
             "  run --config FILE [--once]\n"
-            "                    run the pipeline: read the configured inputs and publish\n"
-            "                    every event to the configured sinks (Kafka, files);\n"
-            "                    --once: read every input to its end, wait for every\n"
-            "                    acknowledgement, exit\n"
+            "                    run the pipeline: follow the configured inputs and publish\n"
+            "                    every event to the configured sinks (Kafka, files) until\n"
+            "                    SIGTERM (SIGHUP reloads); --once: read every input to its\n"
+            "                    end, wait for every acknowledgement, exit\n"
             "  diagnose --config FILE [--connector NAME] [--json]\n"
             "                    probe each connector now (Notes.ini, ID file, Notes\n"
             "                    server) and report the probable cause of 41220 errors;\n"
@@ -27,12 +27,17 @@ static void usage(FILE *out)
             "  parse [FILE...]   parse browse logs (or standard input) and print one JSON\n"
             "                    event per line; see 'lme-ingest parse --help'\n"
             "\n"
+            "--config FILE is required by run, check-config and diagnose.\n"
+            "'lme-ingest COMMAND --help' tells a command's options, signals and exit status.\n"
+            "\n"
             "Options:\n"
             "  -h, --help        show this help\n"
             "  -V, --version     show the version\n"
             "\n"
-            "Exit status: 0 ok; 1 an input, a sink or a delivery failed; 2 usage or\n"
-            "configuration error.\n");
+            "Exit status: 0 ok; 1 an input, a sink or a delivery failed (diagnose: a fault\n"
+            "was found); 2 usage or configuration error.\n"
+            "\n"
+            "See lme-ingest(8) (man lme-ingest).\n");
 }
 
 int main(int argc, char **argv)

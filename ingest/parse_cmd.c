@@ -45,7 +45,18 @@ void parse_cmd_usage(void)
            "  -H, --host NAME            host.name of the events (default: this machine's name)\n"
            "  -m, --max-record-bytes N   cut records longer than N bytes (default 65536)\n"
            "  -q, --quiet                no per-file summary on standard error\n"
-           "  -h, --help                 show this help\n");
+           "  -h, --help                 show this help\n"
+           "\n"
+           "Records it cannot read are never dropped: they are passed on tagged\n"
+           "lme_parse_failure and counted in the summary.\n"
+           "\n"
+           "Exit status:\n"
+           "  0  every input was read\n"
+           "  1  an input could not be read (the others are still processed), or the\n"
+           "     output could not be written\n"
+           "  2  usage error, such as an unknown time zone\n"
+           "\n"
+           "See lme-ingest(8) (man lme-ingest) and docs/schema.md.\n");
 }
 
 static int64_t now_ms(void)

@@ -1,5 +1,6 @@
 /* logfmt records on standard error: see log.h. The record is built in a stack buffer and written
- * with one write(2) so concurrent records never interleave. */
+ * with one write(2) so concurrent records never interleave. A rate limit (struct lme_log_limit)
+ * counts per monotonic second under its own mutex. */
 #include "log.h"
 
 #include <stdarg.h>
@@ -127,19 +128,18 @@ static void put_pair(struct line *l, const char *key, const char *val)
     put_value(l, val);
 }
 
-void lme_log(enum lme_log_level level, const char *msg, ...)
+static int enabled(enum lme_log_level level)
+{
+    return (int)level >= atomic_load(&min_level);
+}
+
+static void write_record(enum lme_log_level level, const char *msg, va_list ap)
 {
     static const char *const names[] = { "debug", "info", "warn", "error" };
-    if ((int)level < atomic_load(&min_level))
-        return;
-
     struct line l = { .len = 0 };
     put_time(&l);
     put_pair(&l, "level", names[level]);
     put_pair(&l, "msg", msg);
-
-    va_list ap;
-    va_start(ap, msg);
     for (;;) {
         const char *key = va_arg(ap, const char *);
         if (!key)
@@ -147,7 +147,6 @@ void lme_log(enum lme_log_level level, const char *msg, ...)
         const char *val = va_arg(ap, const char *);
         put_pair(&l, key, val ? val : "");
     }
-    va_end(ap);
 
     if (atomic_load(&format) == LME_LOG_JSON) {
         if (l.len >= sizeof(l.buf) - 2) { /* cut short: close the string so the line parses */
@@ -163,4 +162,78 @@ void lme_log(enum lme_log_level level, const char *msg, ...)
     l.buf[l.len++] = '\n';
     ssize_t ignored = write(STDERR_FILENO, l.buf, l.len);
     (void)ignored;
+}
+
+void lme_log(enum lme_log_level level, const char *msg, ...)
+{
+    if (!enabled(level))
+        return;
+    va_list ap;
+    va_start(ap, msg);
+    write_record(level, msg, ap);
+    va_end(ap);
+}
+
+void lme_log_limit_init(struct lme_log_limit *lim, const char *source, unsigned per_second)
+{
+    memset(lim, 0, sizeof(*lim));
+    pthread_mutex_init(&lim->mu, NULL);
+    lim->source = source;
+    lim->per_second = per_second;
+}
+
+/* Called with lim->mu held, so that the count comes out before the records that follow it. */
+static void report_suppressed(struct lme_log_limit *lim)
+{
+    if (lim->suppressed == 0)
+        return;
+    char n[24], per[16];
+    snprintf(n, sizeof(n), "%llu", lim->suppressed);
+    snprintf(per, sizeof(per), "%u", lim->per_second);
+    lme_log(LME_LOG_WARN, "log records suppressed", "source", lim->source, "suppressed", n,
+            "per_second", per, NULL);
+    lim->suppressed = 0;
+}
+
+static int64_t monotonic_second(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+void lme_log_limited(struct lme_log_limit *lim, enum lme_log_level level, const char *msg, ...)
+{
+    if (!enabled(level))
+        return;
+    pthread_mutex_lock(&lim->mu);
+    int64_t now = monotonic_second();
+    if (now != lim->second) {
+        report_suppressed(lim);
+        lim->second = now;
+        lim->written = 0;
+    }
+    if (lim->written < lim->per_second) {
+        lim->written++;
+        va_list ap;
+        va_start(ap, msg);
+        write_record(level, msg, ap);
+        va_end(ap);
+    } else {
+        lim->suppressed++;
+    }
+    pthread_mutex_unlock(&lim->mu);
+}
+
+void lme_log_limit_flush(struct lme_log_limit *lim)
+{
+    pthread_mutex_lock(&lim->mu);
+    report_suppressed(lim);
+    pthread_mutex_unlock(&lim->mu);
+}
+
+void lme_log_limit_destroy(struct lme_log_limit *lim)
+{
+    lme_log_limit_flush(lim);
+    pthread_mutex_destroy(&lim->mu);
 }

@@ -1,4 +1,5 @@
-/* Unit tests of the daemon's own log (logfmt on standard error) and of the error record. */
+/* Unit tests of the daemon's own log (logfmt on standard error), its rate limit, and of the error
+ * record. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -6,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -112,6 +114,82 @@ static void test_json_format_is_one_object_per_line(void **state)
     assert_int_equal(out[len - 5], '\\');
 }
 
+/* The suppressed= values of the "log records suppressed" records in out, added up. */
+static unsigned long long suppressed_in(const char *out)
+{
+    unsigned long long sum = 0;
+    for (const char *p = out; (p = strstr(p, "suppressed=")); p++)
+        sum += strtoull(p + strlen("suppressed="), NULL, 10);
+    return sum;
+}
+
+static int count(const char *out, const char *needle)
+{
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void test_limit_counts_what_it_drops(void **state)
+{
+    (void)state;
+    struct lme_log_limit lim;
+    lme_log_limit_init(&lim, "http", 10);
+    int fds[2], saved;
+    capture_begin(fds, &saved);
+    for (int i = 0; i < 40; i++)
+        lme_log_limited(&lim, LME_LOG_WARN, "noisy", "i", "x", NULL);
+    lme_log_limit_flush(&lim);
+    lme_log_limit_flush(&lim); /* nothing left: no second record */
+    const char *out = capture_end(fds, saved);
+    int written = count(out, "msg=noisy");
+    /* the loop may straddle one second boundary, never two */
+    assert_true(written >= 10 && written <= 20);
+    assert_int_equal(written + (int)suppressed_in(out), 40);
+    assert_non_null(
+        strstr(out, "level=warn msg=\"log records suppressed\" source=http suppressed="));
+    assert_non_null(strstr(out, " per_second=10\n"));
+    assert_true(count(out, "log records suppressed") <= 2);
+    lme_log_limit_destroy(&lim);
+}
+
+static void test_limit_ignores_records_below_the_level(void **state)
+{
+    (void)state;
+    struct lme_log_limit lim;
+    lme_log_limit_init(&lim, "http", 2);
+    int fds[2], saved;
+    capture_begin(fds, &saved);
+    for (int i = 0; i < 50; i++)
+        lme_log_limited(&lim, LME_LOG_DEBUG, "hidden", NULL);
+    lme_log_limited(&lim, LME_LOG_ERROR, "shown", NULL);
+    lme_log_limit_destroy(&lim);
+    const char *out = capture_end(fds, saved);
+    assert_non_null(strstr(out, "msg=shown"));
+    assert_null(strstr(out, "suppressed"));
+}
+
+static void test_limit_report_follows_the_format(void **state)
+{
+    (void)state;
+    struct lme_log_limit lim;
+    lme_log_limit_init(&lim, "http", 1);
+    int fds[2], saved;
+    capture_begin(fds, &saved);
+    lme_log_set_format(LME_LOG_JSON);
+    lme_log_limited(&lim, LME_LOG_WARN, "a", NULL);
+    lme_log_limited(&lim, LME_LOG_WARN, "b", NULL);
+    lme_log_limited(&lim, LME_LOG_WARN, "c", NULL);
+    lme_log_limit_destroy(&lim);
+    lme_log_set_format(LME_LOG_LOGFMT);
+    const char *out = capture_end(fds, saved);
+    const char *report =
+        strstr(out, "\"msg\":\"log records suppressed\",\"source\":\"http\",\"suppressed\":\"");
+    assert_non_null(report);
+    assert_non_null(strstr(report, "\"per_second\":\"1\"}\n"));
+}
+
 static void test_err_set_fills_and_returns_code(void **state)
 {
     (void)state;
@@ -133,6 +211,9 @@ int main(void)
         cmocka_unit_test(test_records_below_the_level_are_dropped),
         cmocka_unit_test(test_long_record_is_cut_not_overflowed),
         cmocka_unit_test(test_json_format_is_one_object_per_line),
+        cmocka_unit_test(test_limit_counts_what_it_drops),
+        cmocka_unit_test(test_limit_ignores_records_below_the_level),
+        cmocka_unit_test(test_limit_report_follows_the_format),
         cmocka_unit_test(test_err_set_fills_and_returns_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
