@@ -530,20 +530,31 @@ bool inputs_scan_due(const struct inputs *in, int64_t now_ms)
 
 /* ---- the descriptor budget ---- */
 
-/* The open file to close for a waiting one: not renamed away or deleted (it could not be opened
- * again), not opened a moment ago unless read to its end (any: even then, for a backfill that
- * reads one file after the other); the least recently active first, and
- * among those one that holds no partial record. NULL when none may go. */
+/* Whether f may give its descriptor to a waiting file now. Never a file renamed away or deleted
+ * (it could not be opened again). Not, unless any (a backfill reads one file after the other): a
+ * file opened a moment ago and not read to its end, nor one whose last record waits for its
+ * flush (closing it would drop the record and start its wait again). */
+static bool may_close(const struct input_file *f, int64_t now, bool any)
+{
+    const struct tail_file *t = &f->src.tail;
+    if (!used(f) || t->fd < 0 || f->rotated || f->superseded || f->done)
+        return false;
+    if (any)
+        return true;
+    if (t->offset < t->size && now - f->opened_ms < KEEP_OPEN_MS)
+        return false;
+    return !(source_holds(&f->src) && !f->flushed);
+}
+
+/* The open file to close for a waiting one: the least recently active of those that may close,
+ * one holding no partial record first. NULL when none may. */
 static struct input_file *eviction_victim(struct inputs *in, int64_t now,
                                           const struct input_file *keep, bool any)
 {
     struct input_file *best = NULL;
     for (size_t i = 0; i < in->n_files; i++) {
         struct input_file *f = &in->files[i];
-        const struct tail_file *t = &f->src.tail;
-        if (f == keep || !used(f) || t->fd < 0 || f->rotated || f->superseded || f->done)
-            continue;
-        if (!any && t->offset < t->size && now - f->opened_ms < KEEP_OPEN_MS)
+        if (f == keep || !may_close(f, now, any))
             continue;
         bool holds = source_holds(&f->src);
         if (!best || (source_holds(&best->src) && !holds) ||
@@ -574,7 +585,8 @@ static bool give_descriptor(struct inputs *in, struct input_file *f, int64_t now
         if (!victim)
             return false;
         source_suspend(&victim->src);
-        victim->waiting = true; /* back in turn: it may have more to read */
+        /* back in turn when it has more to read; else the next scan sees it change */
+        victim->waiting = victim->src.tail.offset < victim->src.tail.size;
     }
     struct lme_err err;
     f->waiting = false;

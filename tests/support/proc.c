@@ -1,12 +1,15 @@
 /* Test support: see proc.h. */
 #include "proc.h"
+#include "run_cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -97,13 +100,11 @@ void proc_stop(struct proc *p)
 int file_wait_for(const char *path, const char *text, int timeout_ms)
 {
     for (int waited = 0;; waited += 20) {
-        FILE *f = fopen(path, "r");
-        char buf[65536];
-        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[n] = '\0';
-        if (strstr(buf, text))
+        /* the whole file: a daemon following thousands of files logs far more than 64 KiB */
+        char *all = read_file(path, NULL);
+        bool found = all && strstr(all, text);
+        free(all);
+        if (found)
             return 1;
         if (waited >= timeout_ms)
             return 0;
