@@ -248,6 +248,30 @@ static void test_record_without_usable_time_gets_read_time(void **state)
     }
 }
 
+/* A local time whose UTC time leaves the years 0001-9999 is no usable time: never shipped with
+ * its year clamped (9999-12-31 23:00 in New York is 10000-01-01 04:00 UTC). */
+static void test_time_beyond_year_9999_in_utc_gets_read_time(void **state)
+{
+    struct fixture *f = *state;
+    struct lme_err err;
+    struct lme_tz *utc = f->tz;
+    static const struct {
+        const char *zone, *text;
+    } cases[] = {
+        { "America/New_York", "9999/12/31 23:00:00 - A(0001) 1 41220:x" },
+        { "Europe/Berlin", "0001/01/01 00:30:00 - A(0001) 1 41220:x" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->tz = lme_tz_open(cases[i].zone, &err);
+        assert_non_null(f->tz);
+        struct lme_event ev = parse_record(state, cases[i].text);
+        lme_tz_destroy(f->tz);
+        f->tz = utc;
+        assert_int_equal(ev.time_ms, 42);
+        assert_true(ev.flags & LME_EV_NO_TIMESTAMP);
+    }
+}
+
 static void test_unparsed_record_keeps_all_text(void **state)
 {
     struct lme_event ev = parse_record(state, "1998/03/17 22:22:50 - garbage {x}: here\n  more  ");
@@ -312,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_trailer_forms),
         cmocka_unit_test(test_status_words),
         cmocka_unit_test(test_record_without_usable_time_gets_read_time),
+        cmocka_unit_test(test_time_beyond_year_9999_in_utc_gets_read_time),
         cmocka_unit_test(test_unparsed_record_keeps_all_text),
         cmocka_unit_test(test_padding_trim_keeps_utf8),
         cmocka_unit_test(test_parse_time_forms),
