@@ -212,6 +212,52 @@ static void test_trailer_forms(void **state)
     }
 }
 
+/* The shapes the wrapping leaves a trailer in: marker and module on two lines, "<<" for ">>",
+ * no marker on a line of its own; and the real text that must not be taken for one. */
+static void test_trailer_wrapped_or_without_marker(void **state)
+{
+    static const struct {
+        const char *text, *message, *module;
+        int line;
+    } cases[] = {
+        { "A(0001) 2 41351:text >>\nntshcs(2317)", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:text >>\r\n ntshcs(2317)\r\n", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:text\n>>\nntshcs(2317)", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:two\nlines >>\nntshcs(2317\n", "two lines", "ntshcs", 2317 },
+        { "A(0001) 2 41351:text << ntshcs(2317)", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:text\n << vm2dia(1300)", "text", "vm2dia", 1300 },
+        { "A(0001) 2 41351:text <<\nvm2dia(1300)", "text", "vm2dia", 1300 },
+        { "A(0001) 2 41351:text\nNtshcs(2317)", "text", "Ntshcs", 2317 },
+        { "A(0001) 2 41351:text\r\n Ntshcs(2317) \r\n\r\n  \r\n", "text", "Ntshcs", 2317 },
+        { "A(0001) 2 41351:text\n >> ntshcs ( 2317 ", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:\nNtshcs(2317)", "", "Ntshcs", 2317 },
+        /* not trailers */
+        { "A(0001) 2 41351:text Ntshcs(2317)", "text Ntshcs(2317)", NULL, -1 },
+        { "A(0001) 2 41351:Ntshcs(2317)", "Ntshcs(2317)", NULL, -1 },
+        { "A(0001) 2 41351:text\nNtshcs(2317", "text Ntshcs(2317", NULL, -1 },
+        { "A(0001) 2 41351:text\nNtshcs (2317)", "text Ntshcs (2317)", NULL, -1 },
+        { "A(0001) 2 41351:text\nNtshcs( 2317)", "text Ntshcs( 2317)", NULL, -1 },
+        { "A(0001) 2 41351:text\nNtshcs(2317 )", "text Ntshcs(2317 )", NULL, -1 },
+        { "A(0001) 2 41351:text\nsee Ntshcs(2317)", "text see Ntshcs(2317)", NULL, -1 },
+        { "A(0001) 4 04107:Queue dxm.in has\nbeen opened (physical location is q\\dxm.in)",
+          "Queue dxm.in has been opened (physical location is q\\dxm.in)", NULL, -1 },
+        { "A(0001) 4 04107:Queue dxm.in has been opened\n(physical location is q\\dxm.in)",
+          "Queue dxm.in has been opened (physical location is q\\dxm.in)", NULL, -1 },
+        { "A(0001) 2 41301:Notes returned code:\nb0 (12)", "Notes returned code: b0 (12)", NULL, -1 },
+        { "A(0001) 2 41351:text\n(12)", "text (12)", NULL, -1 },
+        { "A(0001) 2 41351:a<<b(1)", "a<<b(1)", NULL, -1 },
+        { "A(0001) 2 41351:text >\n> m(1)", "text > > m(1)", NULL, -1 },
+        { "A(0001) 2 41351:text\n>< m(1)", "text >< m(1)", NULL, -1 },
+        { "A(0001) 2 41351:text\n9abc(1)", "text 9abc(1)", NULL, -1 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lme_event ev = parse_record(state, cases[i].text);
+        assert_str(ev.message, cases[i].message);
+        assert_str(ev.origin_file, cases[i].module);
+        assert_int_equal(ev.origin_line, cases[i].line);
+    }
+}
+
 static void test_status_words(void **state)
 {
     static const struct {
@@ -334,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_pathological_lines_finish),
         cmocka_unit_test(test_multiline_message_is_trimmed_and_joined),
         cmocka_unit_test(test_trailer_forms),
+        cmocka_unit_test(test_trailer_wrapped_or_without_marker),
         cmocka_unit_test(test_status_words),
         cmocka_unit_test(test_record_without_usable_time_gets_read_time),
         cmocka_unit_test(test_time_beyond_year_9999_in_utc_gets_read_time),
