@@ -41,6 +41,7 @@ struct rewrap {
 
     /* The loaded record. */
     struct lme_buf original;
+    int64_t created_ms;     /* its event.created: @timestamp when it has no time */
     struct lme_buf words;   /* the words' bytes back to back */
     struct slice *word;     /* word[i] in words */
     size_t n_words, cap_words;
@@ -153,8 +154,8 @@ static int on_event(const struct lme_event *ev, void *ctx)
 static size_t parse_form(struct rewrap *w)
 {
     w->events = 0;
-    parser_feed(w->parser, w->form.data, w->form.len, 42, on_event, w);
-    parser_finish(w->parser, 42, on_event, w);
+    parser_feed(w->parser, w->form.data, w->form.len, w->created_ms, on_event, w);
+    parser_finish(w->parser, w->created_ms, on_event, w);
     return w->events;
 }
 
@@ -314,10 +315,12 @@ static bool header_prefix(struct rewrap *w, const struct lme_event *ev, size_t *
     if (kind != want)
         return false; /* a header wrapped over two lines */
     *plen = h.text_off;
-    if (kind == BROWSE_LOG_HEADER) /* its separator before the text: a space to wrap at */
-        while (*plen > 0 && is_space((unsigned char)text[*plen - 1]))
-            (*plen)--;
-    return true;
+    if (kind != BROWSE_LOG_HEADER)
+        return true;
+    while (*plen > 0 && is_space((unsigned char)text[*plen - 1]))
+        (*plen)--; /* its separator before the text: a space to wrap at */
+    /* "41220\r:text" reads ":text" (a \r is no separator); "41220 :text" would read "text" */
+    return !(ev->message.len > 0 && ev->message.ptr[0] == ':' && text[*plen - 1] != ':');
 }
 
 /* s with every run of whitespace read as one space, and none at either end. */
@@ -371,6 +374,7 @@ enum rewrap_result rewrap_load(struct rewrap *w, const struct lme_event *ev)
     if ((ev->shape != LME_SHAPE_BROWSE && ev->shape != LME_SHAPE_CONTROLLER) ||
         (ev->flags & LME_EV_TRUNCATED) || ev->original.len == 0 || !header_prefix(w, ev, &plen))
         return REWRAP_SKIPPED;
+    w->created_ms = ev->created_ms;
     lme_buf_reset(&w->original);
     if (lme_buf_append(&w->original, ev->original.ptr, ev->original.len) != 0 ||
         load_words(w, ev, ev->original.ptr, plen) != 0 || load_trailer(w, ev) != 0) {
