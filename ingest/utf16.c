@@ -220,5 +220,7 @@ uint64_t utf16_file_offset(struct utf16 *u, uint64_t utf8_off)
         u->base = u->ends[u->head++];
     if (u->head == u->n) /* all used: start the array over for free */
         u->head = u->n = 0;
+    if (utf8_off == u->cur.utf8_off) /* the end: every line end is used, this point is exact */
+        u->base = (struct line_end){ u->cur.utf8_off, u->cur.file_off };
     return u->base.file_off;
 }
