@@ -63,6 +63,12 @@ void utf16_destroy(struct utf16 *u)
     free(u);
 }
 
+void utf16_skip(struct utf16 *u, uint64_t n)
+{
+    u->cur.file_off += n;
+    u->base.file_off += n;
+}
+
 /* Makes room for one more line end: compacts when at least half the array was used by queries
  * (so each entry is moved O(1) times on average), else doubles it. */
 static int ends_reserve(struct utf16 *u)

@@ -25,6 +25,10 @@ struct utf16 *utf16_create(uint64_t file_offset, struct lme_err *err);
 /* NULL-safe. */
 void utf16_destroy(struct utf16 *u);
 
+/* Before anything was fed: the stream starts n bytes further in the file (a BOM found at the
+ * create offset, which the caller drops). */
+void utf16_skip(struct utf16 *u, uint64_t n);
+
 /* Converts the next len bytes of UTF-16LE (in is borrowed for the call) and appends the UTF-8
  * to out (owned by the caller; appended, never reset). An odd trailing byte, or a high
  * surrogate whose pair has not arrived, is kept for the next call; unpaired surrogates become
