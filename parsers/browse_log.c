@@ -316,8 +316,9 @@ static bool marker_before(const char *s, size_t i)
  * source file and line. It counts as one when a marker (">>" or "<<") stands before it, its
  * closing parenthesis may then be missing; without a marker (copies that lost it) only when it
  * is a whole line of its own, starting at own_line (pass n or more when no line qualifies), and
- * written tight and closed, "Module(1234)": a message ending in "(...)" keeps it. On success fills module/line and returns the
- * length of the text before the trailer; returns n when there is none. */
+ * written tight and closed, "Module(1234)": a message ending in "(...)" keeps it. On success
+ * fills module/line and returns the length of the text before the trailer; returns n when
+ * there is none. */
 static size_t cut_trailer(const char *s, size_t n, size_t own_line, struct lme_str *module,
                           int32_t *line)
 {

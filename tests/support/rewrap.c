@@ -105,8 +105,9 @@ static void why(struct rewrap *w, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
     lme_buf_reset(&w->why);
-    lme_buf_append(&w->why, text, n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+    lme_buf_append(&w->why, text, len);
     lme_buf_append(&w->why, "", 1);
 }
 

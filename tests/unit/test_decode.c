@@ -15,6 +15,10 @@
 
 #define MAX_EVENTS 16
 
+/* The last record's text, in UTF-8 and as written in Latin-1 (UTF-16LE code units). */
+#define LAST_UTF8 "1998/03/17 22:22:51 - LME-NOTES-MEXNTS(018b) 3 41210:Terminating caf\xc3\xa9"
+#define LAST_LATIN1 "1998/03/17 22:22:51 - LME-NOTES-MEXNTS(018b) 3 41210:Terminating caf\xe9"
+
 static const char TWO_RECORDS[] =
     "1998/03/17 22:22:50 - LME-NOTES-MEXNTS(018b) 1 41220:Error: no Notes Session Open\r\n"
     ">> ntshcs(2317)\r\n"
@@ -135,18 +139,18 @@ static void test_utf16_bom_read_however_the_writes_are_cut(void **state)
     char u16[1024];
     size_t text = strlen(TWO_RECORDS), len = widen(TWO_RECORDS, text, 1, u16);
     size_t second = (size_t)(strstr(TWO_RECORDS, "1998/03/17 22:22:51") - TWO_RECORDS);
-    const char *last = "1998/03/17 22:22:51 - LME-NOTES-MEXNTS(018b) 3 41210:Terminating caf\xc3\xa9";
-    static const enum config_encoding encodings[] = { CONFIG_ENCODING_AUTO, CONFIG_ENCODING_UTF16LE };
+    static const enum config_encoding encodings[] = { CONFIG_ENCODING_AUTO,
+                                                      CONFIG_ENCODING_UTF16LE };
     for (size_t e = 0; e < 2; e++) {
         for (size_t cut = 0; cut <= len; cut++) {
             struct got g;
             run(encodings[e], u16, len, cut, len, &g);
-            assert_two_records(&g, 2, 2 + 2 * second, len, last);
+            assert_two_records(&g, 2, 2 + 2 * second, len, LAST_UTF8);
             got_free(&g);
         }
         struct got g;
         run(encodings[e], u16, len, len, 0, &g); /* a byte at a time */
-        assert_two_records(&g, 2, 2 + 2 * second, len, last);
+        assert_two_records(&g, 2, 2 + 2 * second, len, LAST_UTF8);
         got_free(&g);
     }
 }
@@ -159,8 +163,7 @@ static void test_utf16_without_bom_when_configured(void **state)
     size_t second = (size_t)(strstr(TWO_RECORDS, "1998/03/17 22:22:51") - TWO_RECORDS);
     struct got g;
     run(CONFIG_ENCODING_UTF16LE, u16, len, 1, 3, &g);
-    assert_two_records(&g, 0, 2 * second, len,
-                       "1998/03/17 22:22:51 - LME-NOTES-MEXNTS(018b) 3 41210:Terminating caf\xc3\xa9");
+    assert_two_records(&g, 0, 2 * second, len, LAST_UTF8);
     got_free(&g);
 }
 
@@ -174,8 +177,7 @@ static void test_utf8_read_as_it_is_however_cut(void **state)
         for (size_t cut = 0; cut <= 4; cut++) {
             struct got g;
             run(encodings[e], TWO_RECORDS, len, cut, cut == 4 ? 0 : len, &g);
-            assert_two_records(&g, 0, second, len,
-                               "1998/03/17 22:22:51 - LME-NOTES-MEXNTS(018b) 3 41210:Terminating caf\xe9");
+            assert_two_records(&g, 0, second, len, LAST_LATIN1);
             got_free(&g);
         }
     }
@@ -192,8 +194,7 @@ static void test_utf8_bom_dropped(void **state)
         for (size_t cut = 0; cut <= 5; cut++) {
             struct got g;
             run(encodings[e], text, len, cut, cut == 5 ? 0 : len, &g);
-            assert_two_records(&g, 3, second, len,
-                               "1998/03/17 22:22:51 - LME-NOTES-MEXNTS(018b) 3 41210:Terminating caf\xe9");
+            assert_two_records(&g, 3, second, len, LAST_LATIN1);
             got_free(&g);
         }
     }
@@ -201,6 +202,7 @@ static void test_utf8_bom_dropped(void **state)
 
 /* Bytes that only look like the start of a mark are text, and so is a mark the setting rules
  * out: FF FE under utf-8 (a single-byte "ÿþ"), EF BB BF under utf-16le (two code units). */
+#define RECORD "A(0001) 1 00001:x"
 static void test_what_is_no_mark_stays_text(void **state)
 {
     (void)state;
@@ -210,10 +212,10 @@ static void test_what_is_no_mark_stays_text(void **state)
         size_t len;
         const char *original;
     } cases[] = {
-        { CONFIG_ENCODING_AUTO, "\xFF" "A(0001) 1 00001:x", 18, "\xFF" "A(0001) 1 00001:x" },
-        { CONFIG_ENCODING_AUTO, "\xEF\xBB" "A(0001) 1 00001:x", 19, "\xEF\xBB" "A(0001) 1 00001:x" },
-        { CONFIG_ENCODING_AUTO, "\xEF" "A(0001) 1 00001:x", 18, "\xEF" "A(0001) 1 00001:x" },
-        { CONFIG_ENCODING_UTF8, "\xFF\xFE" "A(0001) 1 00001:x", 19, "\xFF\xFE" "A(0001) 1 00001:x" },
+        { CONFIG_ENCODING_AUTO, "\xFF" RECORD, 18, "\xFF" RECORD },
+        { CONFIG_ENCODING_AUTO, "\xEF\xBB" RECORD, 19, "\xEF\xBB" RECORD },
+        { CONFIG_ENCODING_AUTO, "\xEF" RECORD, 18, "\xEF" RECORD },
+        { CONFIG_ENCODING_UTF8, "\xFF\xFE" RECORD, 19, "\xFF\xFE" RECORD },
         { CONFIG_ENCODING_UTF16LE, "\xEF\xBB\xBF\0", 4, "\xEB\xAF\xAF\xC2\xBF" },
         { CONFIG_ENCODING_AUTO, "\xFF", 1, "\xFF" },         /* the file ended: text */
         { CONFIG_ENCODING_AUTO, "\xEF\xBB", 2, "\xEF\xBB" },
@@ -268,7 +270,8 @@ static void test_past_the_start(void **state)
     assert_int_equal(decode_file_encoding(CONFIG_ENCODING_AUTO, bom, 1), CONFIG_ENCODING_UTF8);
     assert_int_equal(decode_file_encoding(CONFIG_ENCODING_AUTO, text, 2), CONFIG_ENCODING_UTF8);
     assert_int_equal(decode_file_encoding(CONFIG_ENCODING_UTF8, bom, 2), CONFIG_ENCODING_UTF8);
-    assert_int_equal(decode_file_encoding(CONFIG_ENCODING_UTF16LE, text, 2), CONFIG_ENCODING_UTF16LE);
+    assert_int_equal(decode_file_encoding(CONFIG_ENCODING_UTF16LE, text, 2),
+                     CONFIG_ENCODING_UTF16LE);
 
     struct decode *d = make(CONFIG_ENCODING_UTF16LE, 1000);
     struct got g = { 0 };
