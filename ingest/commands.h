@@ -8,7 +8,8 @@ enum {
     EXIT_USAGE = 2, /* bad command line or configuration */
 };
 
-/* lme-ingest parse [--timezone ZONE] [--host NAME] [--max-record-bytes N] [-q] [FILE...] */
+/* lme-ingest parse [--timezone ZONE] [--host NAME] [--max-record-bytes N] [--encoding ENC] [-q]
+ *                  [FILE...] */
 int parse_cmd_main(int argc, char **argv);
 void parse_cmd_usage(void);
 

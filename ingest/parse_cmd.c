@@ -1,5 +1,7 @@
 /* `lme-ingest parse`: reads each file (or standard input) to its end and writes one JSON event a
- * line to standard output. Events are encoded into one buffer flushed with write(2) when full. */
+ * line to standard output. Bytes go through the decoder (decode.c) as the daemon's do, so the
+ * encoding is decided the same way. Events are encoded into one buffer flushed with write(2)
+ * when full. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,6 +16,8 @@
 
 #include "buf.h"
 #include "commands.h"
+#include "config.h"
+#include "decode.h"
 #include "event_json.h"
 #include "log.h"
 #include "parser.h"
@@ -26,6 +30,7 @@ struct parse_run {
     struct lme_tz *tz;
     const char *host;
     size_t max_record;
+    enum config_encoding encoding;
     bool quiet;
     char *chunk;
     struct lme_buf out;
@@ -44,6 +49,8 @@ void parse_cmd_usage(void)
            "                             (default: this machine's zone)\n"
            "  -H, --host NAME            host.name of the events (default: this machine's name)\n"
            "  -m, --max-record-bytes N   cut records longer than N bytes (default 65536)\n"
+           "  -e, --encoding ENC         auto (default: UTF-16LE when the input starts with\n"
+           "                             its BOM, else bytes as they are), utf-8 or utf-16le\n"
            "  -q, --quiet                no per-file summary on standard error\n"
            "  -h, --help                 show this help\n"
            "\n"
@@ -102,11 +109,11 @@ static int on_event(const struct lme_event *ev, void *ctx)
     return run->out.len >= OUT_FLUSH_AT ? flush_out(run) : 0;
 }
 
-static void log_summary(const struct parse_run *run, const char *name, const struct parser *p)
+static void log_summary(const struct parse_run *run, const char *name, const struct decode *d)
 {
     if (run->quiet)
         return;
-    const struct parser_stats *st = parser_stats(p);
+    const struct parser_stats *st = decode_stats(d);
     char records[24], failures[24], truncated[24], no_ts[24];
     snprintf(records, sizeof(records), "%llu", (unsigned long long)st->records);
     snprintf(failures, sizeof(failures), "%llu", (unsigned long long)st->parse_failures);
@@ -116,7 +123,7 @@ static void log_summary(const struct parse_run *run, const char *name, const str
             "truncated", truncated, "no_timestamp", no_ts, NULL);
 }
 
-static int read_into_parser(struct parse_run *run, int fd, const char *name, struct parser *p)
+static int read_into_parser(struct parse_run *run, int fd, const char *name, struct decode *d)
 {
     for (;;) {
         ssize_t n = read(fd, run->chunk, READ_CHUNK);
@@ -126,8 +133,8 @@ static int read_into_parser(struct parse_run *run, int fd, const char *name, str
             lme_log(LME_LOG_ERROR, "cannot read input", "file", name, "error", strerror(errno), NULL);
             return EXIT_INPUT;
         }
-        int rc = n == 0 ? parser_finish(p, now_ms(), on_event, run)
-                        : parser_feed(p, run->chunk, (size_t)n, now_ms(), on_event, run);
+        int rc = n == 0 ? decode_finish(d, now_ms(), on_event, run)
+                        : decode_feed(d, run->chunk, (size_t)n, now_ms(), on_event, run);
         if (rc == LME_ENOMEM)
             lme_log(LME_LOG_ERROR, "out of memory", "file", name, NULL);
         if (rc != 0)
@@ -161,39 +168,60 @@ static int parse_one(struct parse_run *run, const char *path)
         cfg.path = realpath(path, resolved) ? resolved : path;
 
     struct lme_err err;
-    struct parser *p = parser_create(&cfg, &err);
+    struct decode *d = decode_create(&cfg, run->encoding, &err);
     int rc = EXIT_INPUT;
-    if (!p)
+    if (!d)
         lme_log(LME_LOG_ERROR, "cannot start parser", "file", name, "error", err.msg, NULL);
     else
-        rc = read_into_parser(run, fd, name, p);
-    if (p && rc == EXIT_OK)
-        log_summary(run, name, p);
-    parser_destroy(p);
+        rc = read_into_parser(run, fd, name, d);
+    if (d && rc == EXIT_OK)
+        log_summary(run, name, d);
+    decode_destroy(d);
     if (path)
         close(fd);
     return rc;
 }
 
+/* --encoding's value; -1 for an unknown one. */
+static int encoding_of(const char *name)
+{
+    static const char *const names[] = { "auto", "utf-8", "utf-16le" };
+    static const enum config_encoding values[] = { CONFIG_ENCODING_AUTO, CONFIG_ENCODING_UTF8,
+                                                   CONFIG_ENCODING_UTF16LE };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return (int)values[i];
+    return -1;
+}
+
 static int parse_options(int argc, char **argv, const char **zone, const char **host,
-                         size_t *max_record, bool *quiet)
+                         size_t *max_record, enum config_encoding *encoding, bool *quiet)
 {
     static const struct option opts[] = {
         { "timezone", required_argument, NULL, 'z' },
         { "host", required_argument, NULL, 'H' },
         { "max-record-bytes", required_argument, NULL, 'm' },
+        { "encoding", required_argument, NULL, 'e' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "z:H:m:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "z:H:m:e:qh", opts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'z': *zone = optarg; break;
         case 'H': *host = optarg; break;
         case 'q': *quiet = true; break;
         case 'h': parse_cmd_usage(); return 1;
+        case 'e':
+            if (encoding_of(optarg) < 0) {
+                fprintf(stderr, "lme-ingest parse: --encoding: '%s' is not auto, utf-8 or "
+                                "utf-16le\n", optarg);
+                return -1;
+            }
+            *encoding = (enum config_encoding)encoding_of(optarg);
+            break;
         case 'm':
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
@@ -216,8 +244,9 @@ int parse_cmd_main(int argc, char **argv)
 {
     const char *zone = NULL, *host = NULL;
     size_t max_record = 0;
+    enum config_encoding encoding = CONFIG_ENCODING_AUTO;
     bool quiet = false;
-    int opt = parse_options(argc, argv, &zone, &host, &max_record, &quiet);
+    int opt = parse_options(argc, argv, &zone, &host, &max_record, &encoding, &quiet);
     if (opt != 0)
         return opt > 0 ? EXIT_OK : EXIT_USAGE;
 
@@ -228,7 +257,8 @@ int parse_cmd_main(int argc, char **argv)
         host = hostname;
     }
     struct lme_err err;
-    struct parse_run run = { .host = host, .max_record = max_record, .quiet = quiet };
+    struct parse_run run = { .host = host, .max_record = max_record, .encoding = encoding,
+                             .quiet = quiet };
     run.tz = lme_tz_open(zone, &err);
     if (!run.tz) {
         lme_log(LME_LOG_ERROR, "bad --timezone", "error", err.msg, NULL);

@@ -1,5 +1,6 @@
-/* A followed file turned into events: the file (tail.c), its decoding (UTF-16LE to UTF-8 when it
- * is written so) and its parser. Event offsets are always file offsets, whatever the encoding. */
+/* A followed file turned into events: the file (tail.c), and its bytes decoded and parsed
+ * (decode.c: the encoding decided by the file's first bytes, UTF-16LE converted to UTF-8). Event
+ * offsets are always file offsets, whatever the encoding. */
 #ifndef LME_SOURCE_H
 #define LME_SOURCE_H
 
@@ -7,13 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
 #include "config.h"
+#include "decode.h"
 #include "err.h"
 #include "parser.h"
 #include "tail.h"
 #include "tz.h"
-#include "utf16.h"
 
 /* What every file of one input shares. Borrowed by the sources. */
 struct source_config {
@@ -27,9 +27,8 @@ struct source_config {
 struct source {
     struct tail_file tail;
     const struct source_config *cfg;
-    struct parser *parser; /* NULL while closed */
-    struct utf16 *utf16;   /* NULL: bytes go to the parser as they are */
-    struct lme_buf utf8;   /* the converted bytes of one read */
+    struct decode *decode; /* decoder and parser; NULL while closed */
+
 };
 
 /* Opens path into s (zeroed first) without starting to read: set s->tail.offset, then
@@ -37,8 +36,11 @@ struct source {
 int source_open(struct source *s, const char *path, const struct source_config *cfg,
                 struct lme_err *err);
 
-/* Starts reading at s->tail.offset: decides the encoding (a UTF-16LE BOM at the start, or the
- * configured one) and creates the parser. Returns 0 or an error with err filled. */
+/* Starts reading at s->tail.offset. From the file's start its first bytes decide the encoding
+ * as they arrive (decode.h), so a file still empty is read right once written; past the start
+ * they are read now, and a UTF-16LE file is read from a code unit's start (an odd offset, a
+ * line start found by the LF's first byte, backs off by one). Returns 0 or an error with err
+ * filled. */
 int source_start(struct source *s, struct lme_err *err);
 
 /* Reads at most cap bytes (into chunk, the caller's) and hands the events they complete to emit.

@@ -63,6 +63,12 @@ void utf16_destroy(struct utf16 *u)
     free(u);
 }
 
+void utf16_skip(struct utf16 *u, uint64_t n)
+{
+    u->cur.file_off += n;
+    u->base.file_off += n;
+}
+
 /* Makes room for one more line end: compacts when at least half the array was used by queries
  * (so each entry is moved O(1) times on average), else doubles it. */
 static int ends_reserve(struct utf16 *u)
@@ -220,5 +226,7 @@ uint64_t utf16_file_offset(struct utf16 *u, uint64_t utf8_off)
         u->base = u->ends[u->head++];
     if (u->head == u->n) /* all used: start the array over for free */
         u->head = u->n = 0;
+    if (utf8_off == u->cur.utf8_off) /* the end: every line end is used, this point is exact */
+        u->base = (struct line_end){ u->cur.utf8_off, u->cur.file_off };
     return u->base.file_off;
 }

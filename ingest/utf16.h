@@ -1,7 +1,8 @@
 /* UTF-16LE to UTF-8 for the browse logs written in UTF-16, with the way back from offsets in the
  * UTF-8 stream (what the parser counts) to offsets in the file (what checkpoints and events
- * need). Records end at line ends, so the map only keeps the position of each LF; it forgets
- * the ones a query has passed, so memory stays bounded by the lines not yet settled.
+ * need). Records end at line ends (the last one of a file perhaps at its end), so the map only
+ * keeps the position of each LF and where the text converted so far ends; it forgets the LFs a
+ * query has passed, so memory stays bounded by the lines not yet settled.
  * Single-threaded: one object per stream, used by one thread at a time. */
 #ifndef LME_UTF16_H
 #define LME_UTF16_H
@@ -24,6 +25,10 @@ struct utf16 *utf16_create(uint64_t file_offset, struct lme_err *err);
 /* NULL-safe. */
 void utf16_destroy(struct utf16 *u);
 
+/* Before anything was fed: the stream starts n bytes further in the file (a BOM found at the
+ * create offset, which the caller drops). */
+void utf16_skip(struct utf16 *u, uint64_t n);
+
 /* Converts the next len bytes of UTF-16LE (in is borrowed for the call) and appends the UTF-8
  * to out (owned by the caller; appended, never reset). An odd trailing byte, or a high
  * surrogate whose pair has not arrived, is kept for the next call; unpaired surrogates become
@@ -33,11 +38,12 @@ void utf16_destroy(struct utf16 *u);
  * can be fed again. */
 int utf16_feed(struct utf16 *u, const char *in, size_t len, struct lme_buf *out);
 
-/* The file offset matching UTF-8 stream offset utf8_off: exact at 0 (the create offset) and
- * just after any LF fed; for any other offset, the file offset just after the last LF at or
- * before it (the create offset if none), so a checkpoint taken from it never skips bytes.
- * Forgets the line ends before the one used: calls must come with non-decreasing utf8_off
- * (an earlier offset gets the answer for the last one used). */
+/* The file offset matching UTF-8 stream offset utf8_off: exact at 0 (the create offset), just
+ * after any LF fed, and at the end of the UTF-8 produced so far (the file offset of the first
+ * byte not converted: the last record of a file without a final line end ends there); for any
+ * other offset, the file offset of the last of these points before it, so a checkpoint taken
+ * from it never skips bytes. Forgets the points before the one used: calls must come with
+ * non-decreasing utf8_off (an earlier offset gets the answer for the last one used). */
 uint64_t utf16_file_offset(struct utf16 *u, uint64_t utf8_off);
 
 #endif

@@ -295,41 +295,60 @@ static bool is_module_char(char c)
            c == '.';
 }
 
-/* Finds a trailer ">> module(line)" ending the (right-trimmed) text s[0..n). The closing
- * parenthesis may be missing. On success fills module/line and returns the length of the text
- * before the trailer; returns n when there is none. */
-static size_t cut_trailer(const char *s, size_t n, struct lme_str *module, int32_t *line)
+/* The start of the run of spaces ending at s[i - 1] (i when there is none). */
+static size_t skip_spaces_back(const char *s, size_t i)
 {
-    size_t i = n;
-    if (i > 0 && s[i - 1] == ')')
-        i--;
     while (i > 0 && is_space((unsigned char)s[i - 1]))
         i--;
-    size_t dend = i;
+    return i;
+}
+
+/* Whether s[i - 2, i) is a trailer's marker: ">>", or the "<<" some PROFS/SNADS components
+ * write, standing at the start of the text or after a space. */
+static bool marker_before(const char *s, size_t i)
+{
+    if (i < 2 || s[i - 1] != s[i - 2] || (s[i - 1] != '>' && s[i - 1] != '<'))
+        return false;
+    return i == 2 || is_space((unsigned char)s[i - 3]);
+}
+
+/* Finds the trailer "module(line)" ending the (right-trimmed) text s[0..n): the connector's
+ * source file and line. It counts as one when a marker (">>" or "<<") stands before it, its
+ * closing parenthesis may then be missing; without a marker (copies that lost it) only when it
+ * is a whole line of its own, starting at own_line (pass n or more when no line qualifies), and
+ * written tight and closed, "Module(1234)": a message ending in "(...)" keeps it. On success
+ * fills module/line and returns the length of the text before the trailer; returns n when
+ * there is none. */
+static size_t cut_trailer(const char *s, size_t n, size_t own_line, struct lme_str *module,
+                          int32_t *line)
+{
+    size_t i = n;
+    bool closed = i > 0 && s[i - 1] == ')';
+    if (closed)
+        i--;
+    size_t dend = skip_spaces_back(s, i);
+    i = dend;
     while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
         i--;
     if (i == dend || dend - i > 9)
         return n;
     size_t dstart = i;
-    while (i > 0 && is_space((unsigned char)s[i - 1]))
-        i--;
+    i = skip_spaces_back(s, i);
     if (i == 0 || s[i - 1] != '(')
         return n;
-    i--;
-    while (i > 0 && is_space((unsigned char)s[i - 1]))
-        i--;
-    size_t mend = i;
+    size_t mend = skip_spaces_back(s, i - 1);
+    /* "module(line)" as written, no spaces inside: all a line without marker may be */
+    bool tight = closed && dend == n - 1 && dstart == i && mend == i - 1;
+    i = mend;
     while (i > 0 && is_module_char(s[i - 1]))
         i--;
     if (i == mend || (s[i] >= '0' && s[i] <= '9') || s[i] == '.')
         return n;
     size_t mstart = i;
-    while (i > 0 && is_space((unsigned char)s[i - 1]))
-        i--;
-    if (i < 2 || s[i - 1] != '>' || s[i - 2] != '>')
-        return n;
-    i -= 2;
-    if (i > 0 && !is_space((unsigned char)s[i - 1]))
+    i = skip_spaces_back(s, i);
+    if (marker_before(s, i))
+        i -= 2;
+    else if (!tight || mstart != own_line)
         return n;
 
     int32_t v = 0;
@@ -384,42 +403,38 @@ static int join(struct lme_buf *b, struct lme_str part)
 }
 
 /* Sets ev->message (and the trailer fields): the header's text and every later line, each
- * trimmed, joined by one space, the trailer ending the last line removed. */
+ * trimmed, joined by one space, the trailer ending the whole removed. The trailer is looked for
+ * in the joined text, so wherever the record was wrapped (inside the trailer too) it reads the
+ * same. */
 static int build_message(struct browse_log *bl, const struct browse_log_record *rec,
                          struct lme_event *ev)
 {
     struct lme_str head = trim(rec->header + rec->hdr.text_off, rec->header_len - rec->hdr.text_off);
 
     if (rec->body_off >= rec->len) { /* one line: a slice of the header, no copy */
-        head.len = trim(head.ptr, cut_trailer(head.ptr, head.len, &ev->origin_file,
+        head.len = trim(head.ptr, cut_trailer(head.ptr, head.len, head.len, &ev->origin_file,
                                               &ev->origin_line)).len;
         ev->message = head;
         return 0;
     }
 
-    /* The trailer can only end the last line with text; find that line first. */
-    size_t end = rec->len;
-    while (end > rec->body_off && (is_space((unsigned char)rec->text[end - 1]) || rec->text[end - 1] == '\n'))
-        end--;
-    const char *last_nl = memrchr(rec->text + rec->body_off, '\n', end - rec->body_off);
-    size_t last_start = last_nl ? (size_t)(last_nl - rec->text) + 1 : rec->body_off;
-
     struct lme_buf *b = &bl->msg;
     lme_buf_reset(b);
     if (join(b, head) != 0)
         return LME_ENOMEM;
+    size_t last_line = b->len; /* where the last line with text starts in b */
     size_t pos = rec->body_off;
     while (pos < rec->len) {
-        size_t start = pos;
         struct lme_str raw = next_line(rec->text, rec->len, &pos);
         struct lme_str line = trim(raw.ptr, raw.len);
-        if (start == last_start)
-            line.len = trim(line.ptr, cut_trailer(line.ptr, line.len, &ev->origin_file,
-                                                  &ev->origin_line)).len;
+        if (line.len == 0)
+            continue;
         if (join(b, line) != 0)
             return LME_ENOMEM;
+        last_line = b->len - line.len;
     }
-    ev->message = (struct lme_str){ b->data, b->len };
+    size_t keep = cut_trailer(b->data, b->len, last_line, &ev->origin_file, &ev->origin_line);
+    ev->message = trim(b->data, keep);
     return 0;
 }
 

@@ -6,8 +6,11 @@
  *   CONTROLLER  CODE Text                     (Connectivity Controller; Text starts upper case)
  *   BROKEN      date time - <anything else>   (a date and separator make a header: a parse failure,
  *                                              unless joining the next line completes a HEADER)
- * Every other line continues the record before it. The patterns are PCRE2, compiled once per
- * process with JIT and a match limit; a struct browse_log holds the per-thread match state. */
+ * Every other line continues the record before it. The trailer ">> module(line)" is looked for
+ * at the end of the record's text with its lines joined, so it reads the same wherever the
+ * record was wrapped; "<<" for ">>", and a last line "Module(123)" without marker, count too
+ * (docs/schema.md, "Trailers"). The patterns are PCRE2, compiled once per process with JIT and
+ * a match limit; a struct browse_log holds the per-thread match state. */
 #ifndef LME_BROWSE_LOG_H
 #define LME_BROWSE_LOG_H
 

@@ -180,22 +180,28 @@ const char *lme_tz_name(const struct lme_tz *tz)
 
 /* ---- conversion ---- */
 
+/* A UTC offset of more than a day is no offset: what an unknown answer becomes. */
+#define NO_OFFSET INT64_MIN
+
 static int64_t offset_at(int64_t t)
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    if (!localtime_r(&tt, &tm))
-        return 0;
+    if ((int64_t)tt != t || !localtime_r(&tt, &tm))
+        return NO_OFFSET;
     return tm.tm_gmtoff;
 }
 
-/* The offset for local time `local` (seconds, read as if UTC). Offsets a day before and after
- * are the candidates: one that reproduces itself is valid; two valid ones mean the repeated hour,
- * where the first occurrence (the earlier instant) wins; none means the time falls in a gap, read
- * with the offset in force before it. Caller holds tz_lock with TZ set. */
+/* The offset for local time `local` (seconds, read as if UTC), or NO_OFFSET when the C library
+ * cannot tell. Offsets a day before and after are the candidates: one that reproduces itself is
+ * valid; two valid ones mean the repeated hour, where the first occurrence (the earlier instant)
+ * wins; none means the time falls in a gap, read with the offset in force before it. Caller
+ * holds tz_lock with TZ set. */
 static int64_t offset_for_local(int64_t local)
 {
     int64_t before = offset_at(local - 86400), after = offset_at(local + 86400);
+    if (before == NO_OFFSET || after == NO_OFFSET)
+        return NO_OFFSET;
     bool before_ok = offset_at(local - before) == before;
     bool after_ok = offset_at(local - after) == after;
     if (before_ok && after_ok)
@@ -225,6 +231,11 @@ static int64_t lookup_offset(const struct lme_tz *tz, int64_t local)
     return off;
 }
 
+/* The years an RFC 3339 time can name, 0001 to 9999: a local time near either end can convert
+ * to a UTC time beyond them. */
+#define UTC_MIN_SECONDS (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define UTC_END_SECONDS 253402300800LL   /* 10000-01-01T00:00:00Z */
+
 int lme_tz_to_utc(struct lme_tz *tz, const struct lme_civil *c, int64_t *utc_ms)
 {
     if (!civil_valid(c))
@@ -238,8 +249,12 @@ int lme_tz_to_utc(struct lme_tz *tz, const struct lme_civil *c, int64_t *utc_ms)
             tz->offset = lookup_offset(tz, local);
             tz->slot = slot;
         }
+        if (tz->offset == NO_OFFSET)
+            return LME_ERANGE;
         local -= tz->offset;
     }
+    if (local < UTC_MIN_SECONDS || local >= UTC_END_SECONDS)
+        return LME_ERANGE;
     *utc_ms = local * 1000 + c->msec;
     return 0;
 }

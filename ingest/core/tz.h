@@ -37,8 +37,10 @@ void lme_tz_destroy(struct lme_tz *tz);
  * "localtime" when it cannot be told). Borrowed until lme_tz_destroy. */
 const char *lme_tz_name(const struct lme_tz *tz);
 
-/* Converts local civil time to milliseconds since the epoch, UTC. Returns 0, or LME_EINVAL when
- * a field is out of range (month 13, day 31 in April, ...), leaving *utc_ms unchanged.
+/* Converts local civil time to milliseconds since the epoch, UTC. Returns 0; LME_EINVAL when
+ * a field is out of range (month 13, day 31 in April, year 0, ...); LME_ERANGE when the UTC time
+ * falls outside the years 0001 to 9999 (9999-12-31 23:30 in New York is in the year 10000) or
+ * the C library cannot tell the zone's offset at that time. *utc_ms is unchanged on failure.
  * A time in a DST gap is read with the offset in force before the gap; an ambiguous time (the
  * repeated hour at DST's end) is read as its first occurrence.
  * Not thread-safe for one tz (it updates its cache); distinct tz objects may be used concurrently. */

@@ -15,7 +15,11 @@
  *     and its end_offset unless it is tagged truncated, is blank (line ends, blank lines);
  *   - code is absent or 5 digits, severity 0..4;
  *   - event_json_encode's output loads with jansson, and when not tagged lme_non_utf8 its
- *     event.original and message read back byte for byte.
+ *     event.original and message read back byte for byte;
+ *   - the wrap and marker properties (tests/support/rewrap.h): the record in its canonical
+ *     one-line form parses to its fields, and so do a few other forms of it, drawn from a
+ *     generator seeded by the input and the event's place (wrapped at a width, broken at random
+ *     spaces, around the trailer's marker, with ">>", "<<" or no marker).
  * After parser_finish the parser holds nothing, parser_unemitted is the length fed and what
  * follows the last event is blank. */
 #include <jansson.h>
@@ -27,15 +31,20 @@
 
 #include "buf.h"
 #include "event_json.h"
+#include "hash.h"
 #include "parser.h"
+#include "rewrap.h"
 #include "tz.h"
 
 #define CONTROL_BYTES 6
 #define NOW_MS 1700000000000LL /* event.created of every event: 2023-11-14 */
+#define REWRAP_FORMS 4           /* forms of each record checked besides its canonical one */
+#define REWRAP_MAX_GAPS 4096
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct run {
+    uint64_t seed;   /* of the forms drawn for the wrap properties */
     const char *log; /* all the log bytes of the input */
     size_t fed;      /* how many of them the parser has been given */
     size_t max_record;
@@ -44,7 +53,8 @@ struct run {
     struct lme_buf json;
 };
 
-static struct lme_tz *utc; /* opened once; lives as long as the process */
+static struct lme_tz *utc;     /* opened once; lives as long as the process */
+static struct rewrap *rewrap; /* likewise */
 
 static void die(const char *what, const struct lme_event *ev)
 {
@@ -106,6 +116,61 @@ static void check_json(struct run *run, const struct lme_event *ev)
     json_decref(root);
 }
 
+static uint64_t next_random(uint64_t *state) /* splitmix64 */
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void check_form(const struct lme_event *ev, const struct rewrap_style *st)
+{
+    if (rewrap_check(rewrap, st) == REWRAP_FAILED) {
+        fprintf(stderr, "fuzz_record: %s\n", rewrap_why(rewrap));
+        die("a form of the record parses to other fields", ev);
+    }
+}
+
+/* The wrap and marker properties on this record: its canonical form, then forms drawn from the
+ * input's seed and the event's place. */
+static void check_wraps(struct run *run, const struct lme_event *ev)
+{
+    enum rewrap_result r = rewrap_load(rewrap, ev);
+    if (r == REWRAP_FAILED) {
+        fprintf(stderr, "fuzz_record: %s\n", rewrap_why(rewrap));
+        die("the record and its canonical one-line form parse to other fields", ev);
+    }
+    size_t gaps = rewrap_gaps(rewrap);
+    if (r != REWRAP_OK || gaps > REWRAP_MAX_GAPS)
+        return;
+    static uint8_t breaks[REWRAP_MAX_GAPS + 2];
+    uint64_t rng = run->seed ^ (ev->offset * 0x9e3779b97f4a7c15ULL);
+    for (int i = 0; i < REWRAP_FORMS; i++) {
+        uint64_t x = next_random(&rng);
+        struct rewrap_style st = {
+            .breaks = breaks,
+            .crlf = x & 1,
+            .indent = (x >> 1) & 1,
+            .marker = rewrap_has_trailer(rewrap) ? (enum rewrap_marker)((x >> 2) % 3) : REWRAP_GT,
+            .open = (x >> 4) & 1,
+        };
+        unsigned kind = (unsigned)(x >> 5) % 3, percent = (unsigned)(x >> 8) % 101;
+        if (kind == 0) {
+            rewrap_at_width(rewrap, 1 + (size_t)(x >> 16) % (ev->original.len + 2), &st, breaks);
+        } else {
+            for (size_t g = 0; g < gaps; g++)
+                breaks[g] = kind == 1 && next_random(&rng) % 100 < percent;
+            size_t m = rewrap_gap_before_marker(rewrap);
+            if (kind == 2 && m < gaps) { /* just before the marker, just after it, or both */
+                breaks[m] = (x >> 16) & 1;
+                breaks[m + 1] = (x >> 17) & 1 || !breaks[m];
+            }
+        }
+        check_form(ev, &st);
+    }
+}
+
 static int on_event(const struct lme_event *ev, void *ctx)
 {
     struct run *run = ctx;
@@ -136,6 +201,7 @@ static int on_event(const struct lme_event *ev, void *ctx)
         die("severity out of 0..4", ev);
     run->prev_end = ev->end_offset;
     check_json(run, ev);
+    check_wraps(run, ev);
     return 0;
 }
 
@@ -153,11 +219,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_record: %s\n", err.msg);
         abort();
     }
+    if (!rewrap && !(rewrap = rewrap_create())) {
+        fprintf(stderr, "fuzz_record: rewrap_create failed\n");
+        abort();
+    }
     uint8_t flushes = data[1];
     const uint8_t *sizes = data + 2;
     struct run run = {
         .log = (const char *)data + CONTROL_BYTES,
         .max_record = 64 + (size_t)data[0] * 4032 / 255,
+        .seed = lme_hash64(data, size, 0),
         .json = LME_BUF_INIT,
     };
     size_t len = size - CONTROL_BYTES;

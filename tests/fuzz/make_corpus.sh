@@ -48,6 +48,8 @@ printf '08-Aug-2000 10:00:00 - DXM(0a1) 2 12345:day-month-year\n<date> <time> - 
     record date-forms "$WHOLE"
 printf '%s >> lsnabapi(525)\nDXM(0a1) 2 12345:Error {Database is not open}: x\n >> mod.c(12\nDXM(0a1) 2 12346:Error (Bad status}: y\n>>trailer(1)\nDXM(0a1) 2 12347:{Word}: z >> a(999999999)\n' "$H" |
     record trailers-status "$WHOLE"
+printf '%s >>\r\nntshcs(2317)\r\nDXM(0a1) 2 12345:x\r\n >>\r\n mif(362\r\nDXM(0a1) 2 12346:y << vm2dia(1300)\r\nDXM(0a1) 2 12347:z\r\nNtshcs(2317)\r\nDXM(0a1) 4 04107:Queue dxm.in has been opened\r\n(physical location is q\\dxm.in)\r\n' "$H" |
+    record trailers-wrapped "$WHOLE"
 printf 'orphan before any header\n  indented orphan\n31900 Call Product Support, error=invalid parameter\n08226 Process LME-NOTES-NTSMEX terminated abnormally\n12345 lower case is a continuation\n%s' "$H" |
     record orphans-controller "$TINY"
 printf '%s \x80\x9f\xff\xfe caf\xe9 \xed\xa0\x80 \xf4\x90\x80\x80 \xe2\x82\xac\r\n\x93quoted\x94\r\n' "$H" |

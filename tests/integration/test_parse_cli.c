@@ -1,5 +1,6 @@
 /* Runs the real `lme-ingest parse` on real files and pipes: exit codes and messages for missing
- * files and bad options, empty and garbage input, huge records, standard input, non-UTF-8 bytes.
+ * files and bad options, empty and garbage input, huge records, standard input, non-UTF-8 bytes,
+ * UTF-16LE found by its BOM and --encoding.
  * Usage: test_parse_cli BINARY FIXTURES_DIR */
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,6 +119,7 @@ static void test_bad_options_are_usage_errors(void **state)
         (const char *const[]){ "parse", "--max-record-bytes", "abc", NULL },
         (const char *const[]){ "parse", "--max-record-bytes", "10", NULL },
         (const char *const[]){ "parse", "--no-such-option", NULL },
+        (const char *const[]){ "parse", "--encoding", "utf-16", NULL },
         (const char *const[]){ "frobnicate", NULL },
         (const char *const[]){ NULL },
     };
@@ -346,6 +348,112 @@ static void test_last_line_without_line_end_is_emitted(void **state)
     run_result_free(&res);
 }
 
+/* The text of a fixture written as UTF-16LE (each byte one code unit: the fixtures are
+ * ASCII), behind a BOM when bom; its length in *len. */
+static char *fixture_as_utf16(const char *name, int bom, size_t *len)
+{
+    size_t n;
+    char *text = read_file(sample(name), &n);
+    assert_non_null(text);
+    char *wide = malloc(2 * n + 2);
+    assert_non_null(wide);
+    size_t k = 0;
+    if (bom) {
+        wide[k++] = '\xFF';
+        wide[k++] = '\xFE';
+    }
+    for (size_t i = 0; i < n; i++) {
+        wide[k++] = text[i];
+        wide[k++] = 0;
+    }
+    free(text);
+    *len = k;
+    return wide;
+}
+
+/* The events of a re-encoded fixture are the fixture's, at the offsets its encoding gives them
+ * (file offset = skip + width * the UTF-8 offset). */
+static void assert_same_events(const struct run_result *want_res, const struct run_result *got_res,
+                               long long skip, long long width)
+{
+    json_t *want = events_of(want_res), *got = events_of(got_res);
+    assert_true(json_array_size(want) > 0);
+    assert_int_equal(json_array_size(got), json_array_size(want));
+    static const char *const fields[] = { "message", "event.code", "process.name",
+                                          "log.origin.file.name", "event.original", "@timestamp" };
+    for (size_t i = 0; i < json_array_size(want); i++) {
+        json_t *a = json_array_get(want, i), *b = json_array_get(got, i);
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+            json_t *va = event_get(a, fields[f]), *vb = event_get(b, fields[f]);
+            if (va || vb)
+                assert_true(json_equal(va, vb));
+        }
+        assert_true(json_integer_value(event_get(b, "log.offset")) ==
+                    skip + width * json_integer_value(event_get(a, "log.offset")));
+        assert_false(event_has_tag(b, "lme_parse_failure"));
+    }
+    json_decref(want);
+    json_decref(got);
+}
+
+static void test_utf16le_bom_is_detected_in_files_and_pipes(void **state)
+{
+    (void)state;
+    size_t len;
+    char *wide = fixture_as_utf16("Q197509.log", 1, &len);
+    const char *path = tmp_path("utf16.log");
+    assert_int_equal(write_file(path, wide, len), 0);
+    struct run_result plain = run(NULL, 0, (const char *const[]){ "parse", "-q", "-z", "UTC",
+        sample("Q197509.log"), NULL });
+    struct run_result file = run(NULL, 0, (const char *const[]){ "parse", "-q", "-z", "UTC", path, NULL });
+    struct run_result pipe = run(wide, len, (const char *const[]){ "parse", "-q", "-z", "UTC", NULL });
+    assert_int_equal(file.status, 0);
+    assert_int_equal(pipe.status, 0);
+    assert_same_events(&plain, &file, 2, 2);
+    assert_same_events(&plain, &pipe, 2, 2);
+    run_result_free(&plain);
+    run_result_free(&file);
+    run_result_free(&pipe);
+    free(wide);
+}
+
+static void test_encoding_option(void **state)
+{
+    (void)state;
+    size_t len;
+    char *wide = fixture_as_utf16("Q181500.log", 0, &len);
+    const char *path = tmp_path("utf16-no-bom.log");
+    assert_int_equal(write_file(path, wide, len), 0);
+    struct run_result plain = run(NULL, 0, (const char *const[]){ "parse", "-q", "-z", "UTC",
+        sample("Q181500.log"), NULL });
+    struct run_result told = run(NULL, 0, (const char *const[]){ "parse", "-q", "-z", "UTC",
+        "--encoding", "utf-16le", path, NULL });
+    assert_same_events(&plain, &told, 0, 2);
+    run_result_free(&told);
+    free(wide);
+
+    /* a UTF-8 BOM is dropped; utf-8 keeps a UTF-16 BOM as the text it then is */
+    size_t n;
+    char *text = read_file(sample("Q181500.log"), &n);
+    char *marked = malloc(n + 3);
+    memcpy(marked, "\xEF\xBB\xBF", 3);
+    memcpy(marked + 3, text, n);
+    struct run_result bom8 = run(marked, n + 3, (const char *const[]){ "parse", "-q", "-z", "UTC",
+        "-e", "utf-8", NULL });
+    assert_same_events(&plain, &bom8, 3, 1);
+    wide = fixture_as_utf16("Q181500.log", 1, &len);
+    struct run_result as8 = run(wide, len, (const char *const[]){ "parse", "-q", "-e", "utf-8", NULL });
+    json_t *events = events_of(&as8);
+    assert_true(event_has_tag(json_array_get(events, 0), "lme_parse_failure"));
+    json_decref(events);
+    run_result_free(&as8);
+    run_result_free(&bom8);
+    run_result_free(&plain);
+    free(wide);
+    free(marked);
+    free(text);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -367,6 +475,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_standard_input_matches_the_file),
         cmocka_unit_test(test_non_utf8_bytes_become_cp1252_characters),
         cmocka_unit_test(test_last_line_without_line_end_is_emitted),
+        cmocka_unit_test(test_utf16le_bom_is_detected_in_files_and_pipes),
+        cmocka_unit_test(test_encoding_option),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -212,6 +212,52 @@ static void test_trailer_forms(void **state)
     }
 }
 
+/* The shapes the wrapping leaves a trailer in: marker and module on two lines, "<<" for ">>",
+ * no marker on a line of its own; and the real text that must not be taken for one. */
+static void test_trailer_wrapped_or_without_marker(void **state)
+{
+    static const struct {
+        const char *text, *message, *module;
+        int line;
+    } cases[] = {
+        { "A(0001) 2 41351:text >>\nntshcs(2317)", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:text >>\r\n ntshcs(2317)\r\n", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:text\n>>\nntshcs(2317)", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:two\nlines >>\nntshcs(2317\n", "two lines", "ntshcs", 2317 },
+        { "A(0001) 2 41351:text << ntshcs(2317)", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:text\n << vm2dia(1300)", "text", "vm2dia", 1300 },
+        { "A(0001) 2 41351:text <<\nvm2dia(1300)", "text", "vm2dia", 1300 },
+        { "A(0001) 2 41351:text\nNtshcs(2317)", "text", "Ntshcs", 2317 },
+        { "A(0001) 2 41351:text\r\n Ntshcs(2317) \r\n\r\n  \r\n", "text", "Ntshcs", 2317 },
+        { "A(0001) 2 41351:text\n >> ntshcs ( 2317 ", "text", "ntshcs", 2317 },
+        { "A(0001) 2 41351:\nNtshcs(2317)", "", "Ntshcs", 2317 },
+        /* not trailers */
+        { "A(0001) 2 41351:text Ntshcs(2317)", "text Ntshcs(2317)", NULL, -1 },
+        { "A(0001) 2 41351:Ntshcs(2317)", "Ntshcs(2317)", NULL, -1 },
+        { "A(0001) 2 41351:text\nNtshcs(2317", "text Ntshcs(2317", NULL, -1 },
+        { "A(0001) 2 41351:text\nNtshcs (2317)", "text Ntshcs (2317)", NULL, -1 },
+        { "A(0001) 2 41351:text\nNtshcs( 2317)", "text Ntshcs( 2317)", NULL, -1 },
+        { "A(0001) 2 41351:text\nNtshcs(2317 )", "text Ntshcs(2317 )", NULL, -1 },
+        { "A(0001) 2 41351:text\nsee Ntshcs(2317)", "text see Ntshcs(2317)", NULL, -1 },
+        { "A(0001) 4 04107:Queue dxm.in has\nbeen opened (physical location is q\\dxm.in)",
+          "Queue dxm.in has been opened (physical location is q\\dxm.in)", NULL, -1 },
+        { "A(0001) 4 04107:Queue dxm.in has been opened\n(physical location is q\\dxm.in)",
+          "Queue dxm.in has been opened (physical location is q\\dxm.in)", NULL, -1 },
+        { "A(0001) 2 41301:Notes returned code:\nb0 (12)", "Notes returned code: b0 (12)", NULL, -1 },
+        { "A(0001) 2 41351:text\n(12)", "text (12)", NULL, -1 },
+        { "A(0001) 2 41351:a<<b(1)", "a<<b(1)", NULL, -1 },
+        { "A(0001) 2 41351:text >\n> m(1)", "text > > m(1)", NULL, -1 },
+        { "A(0001) 2 41351:text\n>< m(1)", "text >< m(1)", NULL, -1 },
+        { "A(0001) 2 41351:text\n9abc(1)", "text 9abc(1)", NULL, -1 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lme_event ev = parse_record(state, cases[i].text);
+        assert_str(ev.message, cases[i].message);
+        assert_str(ev.origin_file, cases[i].module);
+        assert_int_equal(ev.origin_line, cases[i].line);
+    }
+}
+
 static void test_status_words(void **state)
 {
     static const struct {
@@ -245,6 +291,30 @@ static void test_record_without_usable_time_gets_read_time(void **state)
         assert_int_equal(ev.time_ms, 42);
         assert_true(ev.flags & LME_EV_NO_TIMESTAMP);
         assert_false(ev.flags & LME_EV_PARSE_FAILURE);
+    }
+}
+
+/* A local time whose UTC time leaves the years 0001-9999 is no usable time: never shipped with
+ * its year clamped (9999-12-31 23:00 in New York is 10000-01-01 04:00 UTC). */
+static void test_time_beyond_year_9999_in_utc_gets_read_time(void **state)
+{
+    struct fixture *f = *state;
+    struct lme_err err;
+    struct lme_tz *utc = f->tz;
+    static const struct {
+        const char *zone, *text;
+    } cases[] = {
+        { "America/New_York", "9999/12/31 23:00:00 - A(0001) 1 41220:x" },
+        { "Europe/Berlin", "0001/01/01 00:30:00 - A(0001) 1 41220:x" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->tz = lme_tz_open(cases[i].zone, &err);
+        assert_non_null(f->tz);
+        struct lme_event ev = parse_record(state, cases[i].text);
+        lme_tz_destroy(f->tz);
+        f->tz = utc;
+        assert_int_equal(ev.time_ms, 42);
+        assert_true(ev.flags & LME_EV_NO_TIMESTAMP);
     }
 }
 
@@ -310,8 +380,10 @@ int main(void)
         cmocka_unit_test(test_pathological_lines_finish),
         cmocka_unit_test(test_multiline_message_is_trimmed_and_joined),
         cmocka_unit_test(test_trailer_forms),
+        cmocka_unit_test(test_trailer_wrapped_or_without_marker),
         cmocka_unit_test(test_status_words),
         cmocka_unit_test(test_record_without_usable_time_gets_read_time),
+        cmocka_unit_test(test_time_beyond_year_9999_in_utc_gets_read_time),
         cmocka_unit_test(test_unparsed_record_keeps_all_text),
         cmocka_unit_test(test_padding_trim_keeps_utf8),
         cmocka_unit_test(test_parse_time_forms),

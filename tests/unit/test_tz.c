@@ -147,6 +147,40 @@ static void test_impossible_fields_are_refused(void **state)
     lme_tz_destroy(tz);
 }
 
+/* A local time whose UTC time lies outside the years 0001-9999 is refused, not clamped into a
+ * wrong year; the edges themselves convert. */
+static void test_utc_outside_years_1_to_9999_is_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *zone;
+        struct lme_civil local;
+        int rc;
+        int64_t secs; /* when rc is 0 */
+    } cases[] = {
+        { "Europe/Berlin", { 1, 1, 1, 0, 0, 0, 0 }, LME_ERANGE, 0 },        /* 0000-12-31 UTC */
+        { "America/New_York", { 9999, 12, 31, 23, 0, 0, 0 }, LME_ERANGE, 0 }, /* 10000-01-01 */
+        { "America/New_York", { 9999, 12, 31, 18, 0, 0, 0 }, 0, 253402297200LL },
+        { "UTC", { 1, 1, 1, 0, 0, 0, 0 }, 0, -62135596800LL },
+        { "UTC", { 9999, 12, 31, 23, 59, 59, 999 }, 0, 253402300799LL },
+        { "Asia/Tokyo", { 1, 1, 1, 12, 0, 0, 0 }, 0, -62135596800LL + 12 * 3600 - 33539 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lme_err err;
+        struct lme_tz *tz = lme_tz_open(cases[i].zone, &err);
+        assert_non_null(tz);
+        int64_t ms = 12345;
+        int rc = lme_tz_to_utc(tz, &cases[i].local, &ms);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu (%s): got %d, want %d", i, cases[i].zone, rc, cases[i].rc);
+        if (rc == 0)
+            assert_int_equal(ms / 1000, cases[i].secs);
+        else
+            assert_int_equal(ms, 12345);
+        lme_tz_destroy(tz);
+    }
+}
+
 static void test_civil_from_ms_round_trips(void **state)
 {
     (void)state;
@@ -185,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_unknown_zones_are_refused),
         cmocka_unit_test(test_machine_zone_follows_tz_variable),
         cmocka_unit_test(test_impossible_fields_are_refused),
+        cmocka_unit_test(test_utc_outside_years_1_to_9999_is_refused),
         cmocka_unit_test(test_civil_from_ms_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,7 +44,9 @@ static uint64_t sample_map(uint64_t utf8_off)
         return 16;
     if (utf8_off < 35)
         return 28;
-    return 36;
+    if (utf8_off < SAMPLE_UTF8_LEN)
+        return 36;
+    return 38; /* the end: exact, before the high surrogate kept */
 }
 
 static struct utf16 *make(uint64_t file_offset)
@@ -155,7 +157,8 @@ static void test_ascii_lines(void **state)
     assert_true(utf16_file_offset(u, 0) == 2);
     assert_true(utf16_file_offset(u, 3) == 8);  /* after "ab\n": 2 + 6 */
     assert_true(utf16_file_offset(u, 6) == 14); /* after "cd\n" */
-    assert_true(utf16_file_offset(u, 8) == 14); /* "ef" has no line end yet */
+    assert_true(utf16_file_offset(u, 7) == 14); /* inside "ef", which has no line end yet */
+    assert_true(utf16_file_offset(u, 8) == 18); /* the end of what was fed: exact */
     lme_buf_free(&in);
     lme_buf_free(&out);
     utf16_destroy(u);
@@ -281,7 +284,7 @@ static void test_unpaired_surrogates_become_replacement(void **state)
 static void test_offsets_inside_a_line_map_to_the_previous_line_end(void **state)
 {
     (void)state;
-    static const uint64_t want[] = { 100, 100, 100, 100, 108, 108, 108, 114, 114, 114 };
+    static const uint64_t want[] = { 100, 100, 100, 100, 108, 108, 108, 114, 114, 118 };
     struct utf16 *u = make(100);
     struct lme_buf in = LME_BUF_INIT, out = LME_BUF_INIT;
     widen("abc\nde\nfg", &in);
@@ -290,7 +293,7 @@ static void test_offsets_inside_a_line_map_to_the_previous_line_end(void **state
     for (uint64_t off = 0; off < sizeof(want) / sizeof(want[0]); off++)
         assert_true(utf16_file_offset(u, off) == want[off]);
     /* an earlier offset after forgetting gets the last answer rather than a wrong older one */
-    assert_true(utf16_file_offset(u, 1) == 114);
+    assert_true(utf16_file_offset(u, 1) == 118);
     lme_buf_free(&in);
     lme_buf_free(&out);
     utf16_destroy(u);
@@ -371,7 +374,36 @@ static void test_failed_feed_keeps_nothing(void **state)
     assert_bytes(&out, "a\nb\nc", 5);
     assert_true(utf16_file_offset(u, 2) == 4);
     assert_true(utf16_file_offset(u, 4) == 8);
-    assert_true(utf16_file_offset(u, 5) == 8);
+    assert_true(utf16_file_offset(u, 5) == 10); /* the end: exact */
+    lme_buf_free(&out);
+    utf16_destroy(u);
+}
+
+/* The last record of a file without a final line end ends at the end of what was converted:
+ * its checkpoint must be the file's end, or every run reads it again (found with run --once).
+ * A character still incomplete there is not part of it. */
+static void test_end_of_converted_text_maps_exactly(void **state)
+{
+    (void)state;
+    struct utf16 *u = make(BOM_END);
+    struct lme_buf in = LME_BUF_INIT, out = LME_BUF_INIT;
+    widen("ab\r\ncd", &in);
+    feed(u, in.data, in.len, &out);
+    assert_true(utf16_file_offset(u, 0) == BOM_END);
+    assert_true(utf16_file_offset(u, 4) == BOM_END + 8);
+    assert_true(utf16_file_offset(u, 6) == BOM_END + 12);
+    feed(u, "e", 1, &out); /* half a code unit */
+    assert_int_equal(out.len, 6);
+    assert_true(utf16_file_offset(u, 6) == BOM_END + 12);
+    feed(u, "\0\x3D\xD8", 3, &out); /* "e", then a high surrogate waiting for its pair */
+    assert_int_equal(out.len, 7);
+    assert_true(utf16_file_offset(u, 7) == BOM_END + 14);
+    /* later line ends still map exactly */
+    feed(u, "\x00\xDE\n\0", 4, &out);
+    assert_int_equal(out.len, 12);
+    assert_true(utf16_file_offset(u, 11) == BOM_END + 14);
+    assert_true(utf16_file_offset(u, 12) == BOM_END + 20);
+    lme_buf_free(&in);
     lme_buf_free(&out);
     utf16_destroy(u);
 }
@@ -391,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_forgetting_keeps_answers_right_over_100k_lines),
         cmocka_unit_test(test_one_megabyte_input),
         cmocka_unit_test(test_failed_feed_keeps_nothing),
+        cmocka_unit_test(test_end_of_converted_text_maps_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
