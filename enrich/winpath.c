@@ -227,7 +227,7 @@ int winpath_map(const struct winpath_map *map, size_t n, const char *win, char *
     return 0;
 }
 
-/* ---- resolve ---- */
+/* ---- local to Windows ---- */
 
 static int is_under(const char *path, const char *dir, size_t dlen)
 {
@@ -235,6 +235,52 @@ static int is_under(const char *path, const char *dir, size_t dlen)
         return 0;
     return dir[dlen - 1] == '/' || path[dlen] == '\0' || path[dlen] == '/';
 }
+
+/* dir's length without its trailing '/' ("/" itself stays). */
+static size_t folder_len(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return n;
+}
+
+const struct winpath_map *winpath_entry_of(const struct winpath_map *map, size_t n, const char *local)
+{
+    const struct winpath_map *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!map[i].windows || !map[i].windows[0] || !map[i].local)
+            continue;
+        size_t len = folder_len(map[i].local);
+        if (len > best_len && is_under(local, map[i].local, len)) {
+            best = &map[i];
+            best_len = len;
+        }
+    }
+    return best;
+}
+
+int winpath_unmap(const struct winpath_map *map, size_t n, const char *local, char *out, size_t size)
+{
+    if (size > 0)
+        out[0] = '\0';
+    const struct winpath_map *e = winpath_entry_of(map, n, local);
+    if (!e)
+        return LME_ENOENT;
+    struct writer w = { out, size, 0, '\0' };
+    put_win(&w, e->windows, strlen(e->windows));
+    const char *rest = local + folder_len(e->local);
+    rest += sep_run(rest);
+    if (rest[0] != '\0') {
+        if (w.len > 0)
+            put_sep(&w, '\\');
+        put_win(&w, rest, strlen(rest));
+    }
+    return writer_end(&w);
+}
+
+/* ---- resolve ---- */
 
 static int names_equal(const char *a, const char *b)
 {
