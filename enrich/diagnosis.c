@@ -387,7 +387,8 @@ static void set_fallback(struct diagnosis *d, const struct probe_report *r, bool
         f->score = 100;
         if (!r || !list_checks(r, ENRICH_CHECK_PASSED, list, sizeof(list)))
             snprintf(list, sizeof(list), "none configured");
-        snprintf(f->summary, sizeof(f->summary), "Every check was made and passed: %s.", list);
+        snprintf(f->summary, sizeof(f->summary), "Every configured check was made and passed: %s.",
+                 list);
     } else {
         f->cause = CAUSE_UNKNOWN;
         f->score = 0;
@@ -536,8 +537,8 @@ static void fix_share(struct diagnosis *d, const struct probe_report *r)
             step(d, "Mount the connector's %s at %s on this collector (or correct its path_map "
                  "entry), then run `lme-ingest diagnose` again: until then nothing on it can be "
                  "checked.", r->shares[i].windows, r->shares[i].local);
-    step(d, "The connector itself may be fine: read its browse log just before this 41220 for "
-         "the first failure.");
+    step(d, "The connector itself may be fine: its browse log, just before a 41220, names the first "
+         "failure.");
 }
 
 static void set_remediation(struct diagnosis *d, const struct probe_report *r,
