@@ -7,9 +7,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int is_sep(char c)
 {
@@ -316,9 +318,57 @@ static int find_case(char *path, size_t base, struct lme_err *err)
     return 0;
 }
 
-/* Refuses a symlink whose target leaves real_root. */
+/* Drops "." components and applies ".." to what precedes, in place ("/a/b/../c" -> "/a/c"). */
+static void normalize(char *path)
+{
+    size_t out = 0;
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            while (out > 0 && path[--out] != '/')
+                ;
+        } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+            path[out++] = '/';
+            memmove(path + out, p, n);
+            out += n;
+        }
+        p += n;
+    }
+    path[out > 0 ? out : 1] = '\0';
+    if (out == 0)
+        path[0] = '/';
+}
+
+/* Whether the text of the symlink at path, read as a path from its directory (inside real_root
+ * already), leaves real_root: judged without looking where it leads. */
+static int link_text_leaves(const char *path, const char *real_root)
+{
+    char text[PATH_MAX], where[2 * PATH_MAX + 2];
+    ssize_t n = readlink(path, text, sizeof(text) - 1);
+    if (n < 0)
+        return 0;
+    text[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    char *real_dir = text[0] == '/' ? NULL : realpath(dir[0] ? dir : "/", NULL);
+    if (text[0] != '/' && !real_dir)
+        return 1; /* cannot tell: refuse */
+    snprintf(where, sizeof(where), "%s/%s", real_dir ? real_dir : "", text);
+    free(real_dir);
+    normalize(where);
+    return !is_under(where, real_root, strlen(real_root));
+}
+
+/* Refuses a symlink whose target leaves real_root. Its text is judged first, so that a link
+ * written to lead out is refused without anything outside being looked at; realpath then
+ * catches what the text hides (a link inside that leads to another leading out). */
 static int check_link(const char *path, const char *real_root, struct lme_err *err)
 {
+    if (link_text_leaves(path, real_root))
+        return lme_err_set(err, LME_EINVAL, "%s: a symlink leading outside %s: refused", path, real_root);
     char *target = realpath(path, NULL);
     int e = errno;
     if (!target && e == ENOMEM)

@@ -60,8 +60,9 @@ int winpath_unmap(const struct winpath_map *map, size_t n, const char *local, ch
  * exist, compared case-insensitively (ASCII letters) with the directory's entries: Windows
  * names ignore case, the share or copy keeps whatever case it had. When several entries match,
  * the smallest in byte order wins (readdir order is arbitrary). "." components and doubled
- * '/' are dropped. A symlink component is followed only when its target (realpath) stays under
- * realpath(root).
+ * '/' are dropped. A symlink component is followed only when its text, read from its folder,
+ * stays under realpath(root) (judged without looking where it leads: an absolute text through
+ * another path to the same folder is refused too) and its target (realpath) does as well.
  * Returns 0 with out holding the path as it exists (the real case of each name; symlinks not
  * expanded), or with err naming the path and the component:
  *   LME_ENOENT  root or some component does not exist (out then holds local as given);

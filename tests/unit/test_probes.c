@@ -215,6 +215,14 @@ static void test_symlinks_out_of_the_mapping(void **state)
     assert_true(r.id.size == 0 && r.id.mode == 0); /* never stat()ed */
     assert_int_equal(r.key, PROBE_KEY_UNVERIFIED);
 
+    /* a link out to nothing: refused as well, not reported missing (where it leads is not
+     * looked at) */
+    unlink(in_dir("d/notes/data/gone-out.id"));
+    assert_int_equal(symlink(in_dir("outside/no-such.id"), in_dir("d/notes/data/gone-out.id")), 0);
+    snprintf(link_id, sizeof(link_id), "%s/d/notes/data/gone-out.id", dir);
+    run(&r);
+    assert_int_equal(r.id_why, PROBE_WHY_OUTSIDE_MAPPING);
+
     /* a folder on the way is one */
     conn.id_file = id_path;
     unlink(in_dir("c/linked"));

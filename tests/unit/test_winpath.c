@@ -49,6 +49,7 @@ static int setup(void **state)
         { "Data", "LinkDir" },              /* inside, a directory */
         { "../..", "Data/up" },             /* relative, leads out */
         { "nothing.id", "Data/dangling" },
+        { "../../lme-wp-nowhere/secret.id", "Data/gone-out" }, /* leads out, to nothing */
     };
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", root, links[i][1]);
@@ -356,7 +357,8 @@ static void test_resolve_symlink_inside_root(void **state)
 static void test_resolve_symlink_leaving_root(void **state)
 {
     (void)state;
-    static const char *const cases[] = { "data/escape/secret.id", "Data/escape", "data/up", "data/UP/x" };
+    static const char *const cases[] = { "data/escape/secret.id", "Data/escape", "data/up", "data/UP/x",
+                                         "data/gone-out" };
     char out[400], expected[600];
     struct lme_err err = { 0 };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -366,8 +368,8 @@ static void test_resolve_symlink_leaving_root(void **state)
     }
     char *real_root = realpath(root, NULL);
     assert_non_null(real_root);
-    snprintf(expected, sizeof(expected), "%s/Data/up: a symlink leading outside %s: refused", root,
-             real_root);
+    snprintf(expected, sizeof(expected), "%s/Data/gone-out: a symlink leading outside %s: refused",
+             root, real_root);
     free(real_root);
     assert_string_equal(err.msg, expected);
 }
