@@ -19,24 +19,56 @@
 #define SCORE_HIGH 80
 #define SCORE_CANDIDATE 30  /* a cause a check that could not be made leaves open */
 
+/* What a fixed remedy's %s stand for: the connector's names of its files. */
+enum fix_args { FIX_NO_ARG, FIX_INI, FIX_ID, FIX_INI_ID };
+
 struct cause_info {
     const char *name;
     const char *references[3];
+    enum fix_args args;
+    const char *remediation[3]; /* fixed steps; NULL first: made by set_remediation */
 };
 
 static const struct cause_info causes[CAUSE_COUNT] = {
-    [CAUSE_NONE] = { "none", { NULL } },
-    [CAUSE_NOTES_INI_MISSING] = { "notes_ini_missing", { "Q320032", "Q245545" } },
-    [CAUSE_KEYFILENAME_MISMATCH] = { "keyfilename_mismatch", { "Q245545" } },
-    [CAUSE_ID_FILE_MISSING] = { "id_file_missing", { "Q245545" } },
-    [CAUSE_ID_FILE_UNREADABLE] = { "id_file_unreadable", { "Q245545" } },
-    [CAUSE_NOTES_SERVER_UNRESOLVABLE] = { "notes_server_unresolvable", { "Q245545", "Q198832" } },
-    [CAUSE_NOTES_SERVER_UNREACHABLE] = { "notes_server_unreachable", { "Q245545", "Q198832" } },
-    [CAUSE_NOTES_API_LOCK_TIMEOUT] = { "notes_api_lock_timeout", { "Q197509" } },
-    [CAUSE_MAIL_ROUTER_MAILBOX_NOT_FOUND] = { "mail_router_mailbox_not_found", { "Q293227" } },
-    [CAUSE_SHARE_UNAVAILABLE] = { "share_unavailable", { "Q245545" } },
-    [CAUSE_UNVERIFIED] = { "unverified", { "Q245545" } },
-    [CAUSE_UNKNOWN] = { "unknown", { "Q245545" } },
+    [CAUSE_NONE] = { "none", { NULL }, FIX_NO_ARG, { NULL } },
+    [CAUSE_NOTES_INI_MISSING] = { "notes_ini_missing", { "Q320032", "Q245545" }, FIX_INI, {
+        "In the connector's properties (Advanced tab), set \"Notes INI file location\" to the "
+        "full path and name of the Notes.ini it must use (%s), e.g. C:\\WINNT\\Notes.ini.",
+        "Make sure that file exists and the connector's service account can read it.",
+        "Restart the connector and check the browse log for 41207 \"Successfully Initialized\"." } },
+    [CAUSE_KEYFILENAME_MISMATCH] = { "keyfilename_mismatch", { "Q245545" }, FIX_INI_ID, {
+        "Edit the Notes.ini the connector uses (%s) so that its KeyFileName= line names the "
+        "connector's ID file (%s); a relative name is read from the Directory= folder.",
+        "Restart the connector.",
+        "On the Notes server console, \"show users\" should then list the connector's ID." } },
+    [CAUSE_ID_FILE_MISSING] = { "id_file_missing", { "Q245545" }, FIX_ID, {
+        "Put the connector's ID file back at %s (from a backup, or exported again by the Notes "
+        "administrator) and keep KeyFileName= pointing at it.",
+        "Restart the connector." } },
+    [CAUSE_ID_FILE_UNREADABLE] = { "id_file_unreadable", { "Q245545" }, FIX_ID, {
+        "Give the connector's service account read access to its ID file (%s) and to the "
+        "folders above it.",
+        "Restart the connector." } },
+    [CAUSE_NOTES_SERVER_UNRESOLVABLE] = { "notes_server_unresolvable", { "Q245545", "Q198832" },
+                                          FIX_NO_ARG, { NULL } },
+    [CAUSE_NOTES_SERVER_UNREACHABLE] = { "notes_server_unreachable", { "Q245545", "Q198832" },
+                                         FIX_NO_ARG, { NULL } },
+    [CAUSE_NOTES_API_LOCK_TIMEOUT] = { "notes_api_lock_timeout", { "Q197509" }, FIX_NO_ARG, {
+        "Restart the connector: two of its processes raced for the Notes API's start-up lock, "
+        "which is transient.",
+        "If it happens at every start, install the Exchange 5.5 update that makes the connector "
+        "restart by itself." } },
+    [CAUSE_MAIL_ROUTER_MAILBOX_NOT_FOUND] = { "mail_router_mailbox_not_found", { "Q293227" },
+                                              FIX_NO_ARG, {
+        "The Notes server has several mailboxes (Mail1.box, Mail2.box, ...) while the connector "
+        "routes to Mail.box: set the connector's Notes Mail Router mailbox to Mail1.box.",
+        "Restart the connector." } },
+    [CAUSE_SHARE_UNAVAILABLE] = { "share_unavailable", { "Q245545" }, FIX_NO_ARG, { NULL } },
+    [CAUSE_UNVERIFIED] = { "unverified", { "Q245545" }, FIX_NO_ARG, { NULL } },
+    [CAUSE_UNKNOWN] = { "unknown", { "Q245545" }, FIX_NO_ARG, {
+        "On the Notes server console, run \"show users\": the connector's ID must be connected.",
+        "Read the connector's records just before this one for the first failure, and run "
+        "`lme-ingest diagnose` again when it recurs." } },
 };
 
 const char *diagnosis_cause_name(enum diagnosis_cause c)
@@ -541,65 +573,34 @@ static void fix_share(struct diagnosis *d, const struct probe_report *r)
          "failure.");
 }
 
+/* A cause's fixed steps, its %s filled with the connector's names. */
+static void fixed_steps(struct diagnosis *d, const struct cause_info *info, const struct names *n)
+{
+    char text[1024];
+    const char *first = info->args == FIX_ID ? n->id : n->ini;
+    for (int i = 0; i < 3 && info->remediation[i]; i++) {
+        if (info->args == FIX_NO_ARG || i > 0)
+            snprintf(text, sizeof(text), "%s", info->remediation[i]);
+        else
+            snprintf(text, sizeof(text), info->remediation[i], first, n->id);
+        step(d, "%s", text);
+    }
+}
+
 static void set_remediation(struct diagnosis *d, const struct probe_report *r,
                             const struct context_signals *sig)
 {
     struct names n;
     names_of(d, r, &n);
-    switch (diagnosis_cause(d)) {
-    case CAUSE_NONE:
-        return;
-    case CAUSE_NOTES_INI_MISSING:
-        step(d, "In the connector's properties (Advanced tab), set \"Notes INI file location\" to "
-             "the full path and name of the Notes.ini it must use (%s), e.g. C:\\WINNT\\Notes.ini.", n.ini);
-        step(d, "Make sure that file exists and the connector's service account can read it.");
-        step(d, "Restart the connector and check the browse log for 41207 \"Successfully Initialized\".");
-        return;
-    case CAUSE_KEYFILENAME_MISMATCH:
-        step(d, "Edit the Notes.ini the connector uses (%s) so that its KeyFileName= line names the "
-             "connector's ID file (%s); a relative name is read from the Directory= folder.", n.ini, n.id);
-        step(d, "Restart the connector.");
-        step(d, "On the Notes server console, \"show users\" should then list the connector's ID.");
-        return;
-    case CAUSE_ID_FILE_MISSING:
-        step(d, "Put the connector's ID file back at %s (from a backup, or exported again by the "
-             "Notes administrator) and keep KeyFileName= pointing at it.", n.id);
-        step(d, "Restart the connector.");
-        return;
-    case CAUSE_ID_FILE_UNREADABLE:
-        step(d, "Give the connector's service account read access to its ID file (%s) and to the "
-             "folders above it.", n.id);
-        step(d, "Restart the connector.");
-        return;
-    case CAUSE_NOTES_SERVER_UNRESOLVABLE:
-        fix_server(d, r, sig, &n, true);
-        return;
-    case CAUSE_NOTES_SERVER_UNREACHABLE:
-        fix_server(d, r, sig, &n, false);
-        return;
-    case CAUSE_NOTES_API_LOCK_TIMEOUT:
-        step(d, "Restart the connector: two of its processes raced for the Notes API's start-up "
-             "lock, which is transient.");
-        step(d, "If it happens at every start, install the Exchange 5.5 update that makes the "
-             "connector restart by itself.");
-        return;
-    case CAUSE_MAIL_ROUTER_MAILBOX_NOT_FOUND:
-        step(d, "The Notes server has several mailboxes (Mail1.box, Mail2.box, ...) while the "
-             "connector routes to Mail.box: set the connector's Notes Mail Router mailbox to Mail1.box.");
-        step(d, "Restart the connector.");
-        return;
-    case CAUSE_SHARE_UNAVAILABLE:
+    enum diagnosis_cause cause = diagnosis_cause(d);
+    if (cause == CAUSE_NOTES_SERVER_UNRESOLVABLE || cause == CAUSE_NOTES_SERVER_UNREACHABLE)
+        fix_server(d, r, sig, &n, cause == CAUSE_NOTES_SERVER_UNRESOLVABLE);
+    else if (cause == CAUSE_SHARE_UNAVAILABLE)
         fix_share(d, r);
-        return;
-    case CAUSE_UNVERIFIED:
+    else if (cause == CAUSE_UNVERIFIED && r)
         fix_unverified(d, r, &n);
-        return;
-    default:
-        step(d, "On the Notes server console, run \"show users\": the connector's ID must be connected.");
-        step(d, "Read the connector's records just before this one for the first failure, and run "
-             "`lme-ingest diagnose` again when it recurs.");
-        return;
-    }
+    else
+        fixed_steps(d, &causes[cause], &n);
 }
 
 /* ---- making it ---- */

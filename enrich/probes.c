@@ -233,10 +233,36 @@ static void compare_with_id(const struct round *rd, const char *id_local, bool l
              r->key_local, same ? "which is" : "not", id_local);
 }
 
+/* Where the Windows path win (KeyFileName, Directory= joined) is on this machine, into
+ * r->key_local; then the comparison with the ID file, or why there is none. */
+static void follow_key(struct round *rd, const char *win, const char *id_local, bool located)
+{
+    struct probe_report *r = rd->r;
+    char mapped[PATH_MAX], why[1024];
+    struct lme_err err;
+    snprintf(r->key_name, sizeof(r->key_name), "%s", win);
+    int rc = winpath_map(rd->map, rd->c->n_path_map, win, mapped, sizeof(mapped), &err);
+    if (rc) {
+        set_key(r, PROBE_KEY_UNVERIFIED, rc == LME_ENOENT ? PROBE_WHY_UNMAPPED_PATH
+                                         : rc == LME_EINVAL ? PROBE_WHY_REFUSED_PATH
+                                                            : PROBE_WHY_LOOKUP_FAILED);
+        snprintf(r->key_detail, sizeof(r->key_detail),
+                 "KeyFileName=%.200s (%.300s) cannot be checked: %.400s", r->key_value, win, err.msg);
+        return;
+    }
+    enum probe_why w = locate(rd, mapped, r->key_local, sizeof(r->key_local), why, sizeof(why));
+    if (w) {
+        set_key(r, PROBE_KEY_UNVERIFIED, w);
+        snprintf(r->key_detail, sizeof(r->key_detail), "KeyFileName=%.200s (%.200s): %.500s",
+                 r->key_value, win, why);
+        return;
+    }
+    compare_with_id(rd, id_local, located);
+}
+
 static void check_keyfilename(struct round *rd, const struct ini *ini, const char *ini_local,
                               const char *id_local, bool located)
 {
-    const struct enrich_connector *c = rd->c;
     struct probe_report *r = rd->r;
     const char *key = ini_get(ini, "Notes", "KeyFileName");
     const char *dir = ini_get(ini, "Notes", "Directory");
@@ -247,8 +273,9 @@ static void check_keyfilename(struct round *rd, const struct ini *ini, const cha
         return;
     }
     snprintf(r->key_value, sizeof(r->key_value), "%s", key);
-    if (!c->id_file) {
-        snprintf(r->key_detail, sizeof(r->key_detail), "KeyFileName=%.900s (no id_file configured to compare with)", key);
+    if (!rd->c->id_file) {
+        snprintf(r->key_detail, sizeof(r->key_detail),
+                 "KeyFileName=%.900s (no id_file configured to compare with)", key);
         return;
     }
     char win[PROBES_NAME];
@@ -256,30 +283,10 @@ static void check_keyfilename(struct round *rd, const struct ini *ini, const cha
         winpath_join(dir, key, win, sizeof(win));
     else
         snprintf(win, sizeof(win), "%s", key);
-    if (!winpath_is_absolute(win)) {
-        compare_by_name(c, key, r);
-        return;
-    }
-    snprintf(r->key_name, sizeof(r->key_name), "%s", win);
-    char mapped[PATH_MAX], why[1024];
-    struct lme_err err;
-    int rc = winpath_map(rd->map, c->n_path_map, win, mapped, sizeof(mapped), &err);
-    if (rc) {
-        set_key(r, PROBE_KEY_UNVERIFIED, rc == LME_ENOENT ? PROBE_WHY_UNMAPPED_PATH
-                                         : rc == LME_EINVAL ? PROBE_WHY_REFUSED_PATH
-                                                            : PROBE_WHY_LOOKUP_FAILED);
-        snprintf(r->key_detail, sizeof(r->key_detail), "KeyFileName=%.200s (%.300s) cannot be checked: %.400s",
-                 key, win, err.msg);
-        return;
-    }
-    enum probe_why w = locate(rd, mapped, r->key_local, sizeof(r->key_local), why, sizeof(why));
-    if (w) {
-        set_key(r, PROBE_KEY_UNVERIFIED, w);
-        snprintf(r->key_detail, sizeof(r->key_detail), "KeyFileName=%.200s (%.200s): %.500s", key,
-                 win, why);
-        return;
-    }
-    compare_with_id(rd, id_local, located);
+    if (winpath_is_absolute(win))
+        follow_key(rd, win, id_local, located);
+    else
+        compare_by_name(rd->c, key, r);
 }
 
 static void probe_notes_ini(struct round *rd, const char *id_local, bool located)

@@ -686,6 +686,15 @@ static void test_diagnose_exit_codes(void **state)
     assert_int_equal(run_cmd(usage, NULL, 0, &res), 0);
     assert_int_equal(res.status, 2);
     run_result_free(&res);
+
+    /* the horizon is checked like every enrichment key */
+    struct conn c = healthy;
+    c.enrichment = "{\"probe_horizon_ms\":-1}";
+    char *check[] = { (char *)binary, "check-config", "--config", (char *)write_config(&c, NULL), NULL };
+    assert_int_equal(run_cmd(check, NULL, 0, &res), 0);
+    assert_int_equal(res.status, 2);
+    assert_non_null(strstr(res.err, "key 'enrichment.probe_horizon_ms': expected an integer from 0 to"));
+    run_result_free(&res);
 }
 
 static void test_samples_through_run_once(void **state)
