@@ -7,6 +7,7 @@
  * made leaves its cause a low candidate; when nothing else is found the cause is `unverified`. */
 #include "diagnosis.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -564,11 +565,19 @@ static void fix_server(struct diagnosis *d, const struct probe_report *r,
 
 static void fix_share(struct diagnosis *d, const struct probe_report *r)
 {
-    for (int i = 0; r && i < r->n_shares; i++)
-        if (!r->shares[i].available)
+    for (int i = 0; r && i < r->n_shares; i++) {
+        const struct probe_share *s = &r->shares[i];
+        if (s->available)
+            continue;
+        if (s->error == EACCES || s->error == EPERM)
+            step(d, "Give this collector's account read and search access to %s, where the "
+                 "connector's %s is mapped, then run `lme-ingest diagnose` again: until then "
+                 "nothing on it can be checked.", s->local, s->windows);
+        else
             step(d, "Mount the connector's %s at %s on this collector (or correct its path_map "
                  "entry), then run `lme-ingest diagnose` again: until then nothing on it can be "
-                 "checked.", r->shares[i].windows, r->shares[i].local);
+                 "checked.", s->windows, s->local);
+    }
     step(d, "The connector itself may be fine: its browse log, just before a 41220, names the first "
          "failure.");
 }

@@ -68,9 +68,8 @@ static void share_look(struct probe_share *s)
 {
     DIR *d = opendir(s->local);
     if (!d) {
-        int e = errno;
-        snprintf(s->detail, sizeof(s->detail), "%.200s is mapped to %.500s, which %s%s: this "
-                 "collector cannot see the connector's disk there",
+        int e = s->error = errno;
+        snprintf(s->detail, sizeof(s->detail), "%.200s is mapped to %.500s, which %s%s",
                  s->windows, s->local, e == ENOENT ? "does not exist"
                                        : e == ENOTDIR ? "is not a folder" : "cannot be listed: ",
                  e == ENOENT || e == ENOTDIR ? "" : strerror(e));
@@ -279,10 +278,16 @@ static void check_keyfilename(struct round *rd, const struct ini *ini, const cha
         return;
     }
     char win[PROBES_NAME];
-    if (!winpath_is_absolute(key) && dir && *dir)
-        winpath_join(dir, key, win, sizeof(win));
-    else
-        snprintf(win, sizeof(win), "%s", key);
+    bool joined = !winpath_is_absolute(key) && dir && *dir;
+    bool fits = joined ? winpath_join(dir, key, win, sizeof(win)) == 0
+                       : (size_t)snprintf(win, sizeof(win), "%s", key) < sizeof(win);
+    if (!fits) { /* a cut path would be another path */
+        set_key(r, PROBE_KEY_UNVERIFIED, PROBE_WHY_REFUSED_PATH);
+        snprintf(r->key_detail, sizeof(r->key_detail), "KeyFileName=%.200s%s%.200s is longer "
+                 "than the %zu bytes a path is read to: refused", key, joined ? " in " : "",
+                 joined ? dir : "", sizeof(win) - 1);
+        return;
+    }
     if (winpath_is_absolute(win))
         follow_key(rd, win, id_local, located);
     else

@@ -57,6 +57,7 @@ struct probe_share {
     char windows[256];    /* its Windows prefix, as configured */
     char local[PATH_MAX]; /* its local folder */
     bool available;       /* there, listable and not empty */
+    int error;            /* why not: the errno of opendir, 0 when it is empty */
     char detail[1024];
 };
 

@@ -520,6 +520,42 @@ static void test_share_not_mounted(void **state)
     expect_both(&c, EXIT_FAULT, &x);
 }
 
+/* A share the daemon's own account may not list (diagnose run as nobody): unavailable too, and
+ * the fix asks for access rather than a mount. */
+static void test_share_the_collector_may_not_list(void **state)
+{
+    (void)state;
+    if (geteuid() != 0 || !getpwnam("nobody") || access("/usr/bin/setpriv", X_OK) != 0) {
+        print_message("skipped: needs root, user nobody and setpriv\n");
+        skip();
+        return;
+    }
+    mkdir(in_tmp("locked"), 0700);
+    mkdir(in_tmp("locked/winnt"), 0755);
+    assert_int_equal(write_file(in_tmp("locked/winnt/notes.ini"), "[Notes]\r\n", 9), 0);
+    char map[2 * PATH_MAX + 64], ini[2 * PATH_MAX];
+    snprintf(map, sizeof(map), "{\"C:\\\\\":\"%s/locked\",\"d:/\":\"%s/d/\"}", tmp, tmp);
+    struct conn c = healthy;
+    c.notes_ini = path_in(ini, sizeof(ini), "locked/winnt/notes.ini");
+    c.path_map = map;
+    const char *cfg = write_config(&c, NULL);
+    chmod(cfg, 0644);
+    struct run_result res;
+    char *argv[] = { "/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                     (char *)binary, "diagnose", "--config", (char *)cfg, "--json", NULL };
+    assert_int_equal(run_cmd(argv, NULL, 0, &res), 0);
+    assert_int_equal(res.status, EXIT_FAULT);
+    json_t *j = json_loads(res.out, 0, NULL);
+    assert_non_null(j);
+    struct expect x = { "share_unavailable", "medium", "share", "unavailable", NULL };
+    check_diagnosis(j, &x);
+    assert_non_null(strstr(str(evidence_with(j, "share", "unavailable"), "detail"), "cannot be listed"));
+    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(j, "remediation"), 0)),
+                           "read and search access"));
+    json_decref(j);
+    run_result_free(&res);
+}
+
 /* Summaries and fixes name the connector's own Windows paths; the local ones stay in the
  * evidence. */
 static void test_fixes_speak_the_connectors_language(void **state)
@@ -910,6 +946,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_unverified_checks, reset_tree),
         cmocka_unit_test_setup(test_symlink_out_of_the_mapping_is_not_followed, reset_tree),
         cmocka_unit_test_setup(test_share_not_mounted, reset_tree),
+        cmocka_unit_test_setup(test_share_the_collector_may_not_list, reset_tree),
         cmocka_unit_test_setup(test_fixes_speak_the_connectors_language, reset_tree),
         cmocka_unit_test_setup(test_server_check_is_made_from_the_collector, reset_tree),
         cmocka_unit_test_setup(test_old_event_from_1998, reset_tree),

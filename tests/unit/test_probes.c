@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pwd.h>
@@ -48,7 +49,7 @@ static void put(const char *name, const char *text)
  * written by reset). */
 static void tree(const char *key_file_name)
 {
-    char text[300];
+    char text[2048];
     snprintf(text, sizeof(text), "[Notes]\r\nDirectory=d:\\notes\\data\r\nKeyFileName=%s\r\n",
              key_file_name);
     put("c/winnt/Notes.ini", text);
@@ -157,8 +158,18 @@ static void test_share_that_is_an_empty_folder(void **state)
     assert_non_null(strstr(r.ini_detail, "cannot see"));
     assert_null(strstr(r.ini_detail, "no such file"));
 
+    assert_int_equal(c->error, 0); /* listed, and empty */
+
     snprintf(empty, sizeof(empty), "%s/not-there", dir);
     snprintf(ini, sizeof(ini), "%s/not-there/winnt/notes.ini", dir);
+    run(&r);
+    assert_int_equal(r.ini_why, PROBE_WHY_SHARE_UNAVAILABLE);
+    c = strcmp(r.shares[0].windows, "C:\\") == 0 ? &r.shares[0] : &r.shares[1];
+    assert_int_equal(c->error, ENOENT);
+    assert_non_null(strstr(c->detail, "does not exist"));
+
+    snprintf(empty, sizeof(empty), "%s/c/winnt/Notes.ini", dir); /* a file */
+    snprintf(ini, sizeof(ini), "%s/c/winnt/Notes.ini/x.ini", dir);
     run(&r);
     assert_int_equal(r.ini_why, PROBE_WHY_SHARE_UNAVAILABLE);
 
@@ -181,6 +192,17 @@ static void test_keyfilename_that_cannot_be_checked(void **state)
         { "d:\\notes\\..\\notes\\data\\connector.id", PROBE_WHY_REFUSED_PATH },
     };
     struct probe_report r;
+    char longer[1200]; /* longer than any path: not cut into another one */
+    memset(longer, 'a', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    memcpy(longer, "d:\\", 3);
+    tree(longer);
+    run(&r);
+    assert_int_equal(r.key, PROBE_KEY_UNVERIFIED);
+    assert_int_equal(r.key_why, PROBE_WHY_REFUSED_PATH);
+    tree(longer + 3); /* relative: joined to Directory= */
+    run(&r);
+    assert_int_equal(r.key_why, PROBE_WHY_REFUSED_PATH);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         tree(cases[i].key);
         run(&r);
