@@ -380,34 +380,12 @@ static void sort_findings(struct diagnosis *d)
 
 /* ---- nothing found ---- */
 
-/* The checks of r that came out as want, as "keyfilename (unmapped_path), id_file (...)" into
- * out; returns how many. */
-static int list_checks(const struct probe_report *r, enum enrich_check_result want, char *out,
-                       size_t size)
-{
-    struct enrich_check checks[ENRICH_MAX_CHECKS];
-    const char *subjects[ENRICH_MAX_CHECKS];
-    size_t n = probes_outcomes(r, checks, subjects, ENRICH_MAX_CHECKS);
-    int count = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (checks[i].result != want)
-            continue;
-        size_t len = strlen(out);
-        snprintf(out + len, size - len, "%s%s%s%s%s%s%s", count ? ", " : "", checks[i].name,
-                 subjects[i][0] ? " " : "", subjects[i], checks[i].reason ? " (" : "",
-                 checks[i].reason ? checks[i].reason : "", checks[i].reason ? ")" : "");
-        count++;
-    }
-    return count;
-}
-
 /* The finding that leads when none explains the 41220: what could not be checked, or nothing. */
 static void set_fallback(struct diagnosis *d, const struct probe_report *r, bool for_event)
 {
     struct diagnosis_finding *f = &d->findings[0];
     char list[800];
-    int unverified = r ? list_checks(r, ENRICH_CHECK_UNVERIFIED, list, sizeof(list)) : 0;
+    int unverified = r ? probes_list(r, ENRICH_CHECK_UNVERIFIED, false, list, sizeof(list)) : 0;
     f->probe = r != NULL;
     if (unverified) {
         f->cause = CAUSE_UNVERIFIED;
@@ -418,7 +396,7 @@ static void set_fallback(struct diagnosis *d, const struct probe_report *r, bool
     } else if (!for_event) {
         f->cause = CAUSE_NONE;
         f->score = 100;
-        if (!r || !list_checks(r, ENRICH_CHECK_PASSED, list, sizeof(list)))
+        if (!r || !probes_list(r, ENRICH_CHECK_PASSED, false, list, sizeof(list)))
             snprintf(list, sizeof(list), "none configured");
         snprintf(f->summary, sizeof(f->summary), "Every configured check was made and passed: %s.",
                  list);

@@ -72,24 +72,6 @@ static long next_request(struct enrich *e)
     return -1;
 }
 
-/* The checks of r that came out as want, as "keyfilename,id_file(no_account)" into out. */
-static void list_outcomes(const struct probe_report *r, enum enrich_check_result want, char *out,
-                          size_t size)
-{
-    struct enrich_check checks[ENRICH_MAX_CHECKS];
-    const char *subjects[ENRICH_MAX_CHECKS];
-    size_t n = probes_outcomes(r, checks, subjects, ENRICH_MAX_CHECKS);
-    out[0] = '\0';
-    for (size_t k = 0; k < n; k++) {
-        if (checks[k].result != want)
-            continue;
-        size_t len = strlen(out);
-        snprintf(out + len, size - len, "%s%s%s%s%s%s%s", len ? "," : "", checks[k].name,
-                 subjects[k][0] ? ":" : "", subjects[k], checks[k].reason ? "(" : "",
-                 checks[k].reason ? checks[k].reason : "", checks[k].reason ? ")" : "");
-    }
-}
-
 /* The round's line in the daemon's log names what it found, not only that it ran. */
 static void log_round(const struct enrich_connector *c, const struct probe_report *r)
 {
@@ -101,8 +83,8 @@ static void log_round(const struct enrich_connector *c, const struct probe_repor
         cause = diagnosis_cause(d);
         free(d);
     }
-    list_outcomes(r, ENRICH_CHECK_FAILED, failed, sizeof(failed));
-    list_outcomes(r, ENRICH_CHECK_UNVERIFIED, unverified, sizeof(unverified));
+    probes_list(r, ENRICH_CHECK_FAILED, true, failed, sizeof(failed));
+    probes_list(r, ENRICH_CHECK_UNVERIFIED, true, unverified, sizeof(unverified));
     snprintf(took, sizeof(took), "%d", r->took_ms);
     lme_log(cause == CAUSE_NONE ? LME_LOG_INFO : LME_LOG_WARN, "probe round done", "connector",
             c->name, "cause", diagnosis_cause_name(cause), "failed", failed, "unverified",

@@ -440,3 +440,24 @@ size_t probes_outcomes(const struct probe_report *r, struct enrich_check *out,
                     PROBE_WHY_NONE, r->shares[i].windows);
     return n;
 }
+
+int probes_list(const struct probe_report *r, enum enrich_check_result want, bool for_log,
+                char *out, size_t size)
+{
+    struct enrich_check checks[ENRICH_MAX_CHECKS];
+    const char *subjects[ENRICH_MAX_CHECKS];
+    size_t n = probes_outcomes(r, checks, subjects, ENRICH_MAX_CHECKS);
+    int count = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *why = checks[i].reason;
+        if (checks[i].result != want)
+            continue;
+        size_t len = strlen(out);
+        snprintf(out + len, size - len, "%s%s%s%s%s%s%s", count ? (for_log ? "," : ", ") : "",
+                 checks[i].name, subjects[i][0] ? (for_log ? ":" : " ") : "", subjects[i],
+                 why ? (for_log ? "(" : " (") : "", why ? why : "", why ? ")" : "");
+        count++;
+    }
+    return count;
+}

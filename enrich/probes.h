@@ -105,6 +105,12 @@ int probes_run(const struct enrich_connector *c, int timeout_ms, struct probe_re
 size_t probes_outcomes(const struct probe_report *r, struct enrich_check *out,
                        const char **subjects, size_t max);
 
+/* The checks of r that came out as want, listed into out (size bytes, cut to fit): for a log
+ * line "keyfilename,id_file(no_account),share:C:\\", else for a sentence
+ * "keyfilename (unmapped_path), share C:\\". Returns how many. */
+int probes_list(const struct probe_report *r, enum enrich_check_result want, bool for_log,
+                char *out, size_t size);
+
 /* Stable names for reports: "ok", "missing", ..., "unverified"; "unmapped_path", ... */
 const char *probes_ini_status_name(enum probe_ini_status s);
 const char *probes_key_status_name(enum probe_key_status s);
