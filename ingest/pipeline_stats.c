@@ -173,7 +173,8 @@ static int render_probes(const struct config *cfg, struct enrich *enrich, struct
     int rc = metrics_family(b, "lme_probe_rounds_total", "counter", "Probe rounds run.");
     if (!rc)
         rc = metrics_family(b, "lme_probe_ok", "gauge",
-                            "1 when the check passed in the last probe round, 0 when it failed.");
+                            "1 when the check passed in the last probe round, 0 when it failed; "
+                            "absent when it could not be made (unverified).");
     for (size_t i = 0; i < cfg->n_connectors && !rc && enrich; i++) {
         uint64_t rounds = 0;
         struct enrich_check checks[ENRICH_MAX_CHECKS];
