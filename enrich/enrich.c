@@ -1,17 +1,23 @@
 /* The enrichment stage: see enrich.h. One probe thread serves every connector: the pipeline's
  * thread asks for a round when a 41220 finds no fresh results, and waits for it on a clock while
- * serving its sinks. A mutex guards the per-connector slots and the counters. */
+ * serving its sinks. A mutex guards the per-connector slots and the counters. Diagnoses are
+ * cached by what they are made from; the one field that differs per event (event_age_ms) is
+ * added to a copy. */
 #include "enrich.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "context.h"
+#include "diagnosis.h"
 #include "hash.h"
 #include "log.h"
+#include "probes.h"
 
 #define WAIT_SLICE_MS 10
 #define MADE_CACHE 32 /* diagnoses kept for reuse: a host's few recurring situations */
@@ -35,6 +41,7 @@ struct enrich {
     bool stop;
     struct enrich_stats stats;
     struct probe_report snapshot; /* the pipeline thread's copy of a slot's report */
+    struct lme_buf event_json;    /* a cached diagnosis with the event's own age added */
     struct made {                 /* diagnoses made, by what they were made from */
         uint64_t key;             /* see diagnosis_key; 0: unused */
         struct lme_buf json;
@@ -65,6 +72,25 @@ static long next_request(struct enrich *e)
     return -1;
 }
 
+/* The round's line in the daemon's log names what it found, not only that it ran. */
+static void log_round(const struct enrich_connector *c, const struct probe_report *r)
+{
+    struct diagnosis *d = malloc(sizeof(*d));
+    char failed[512], unverified[512], took[24];
+    enum diagnosis_cause cause = CAUSE_UNKNOWN;
+    if (d) {
+        diagnosis_make(c, r, NULL, NULL, false, d);
+        cause = diagnosis_cause(d);
+        free(d);
+    }
+    probes_list(r, ENRICH_CHECK_FAILED, true, failed, sizeof(failed));
+    probes_list(r, ENRICH_CHECK_UNVERIFIED, true, unverified, sizeof(unverified));
+    snprintf(took, sizeof(took), "%d", r->took_ms);
+    lme_log(cause == CAUSE_NONE ? LME_LOG_INFO : LME_LOG_WARN, "probe round done", "connector",
+            c->name, "cause", diagnosis_cause_name(cause), "failed", failed, "unverified",
+            unverified, "took_ms", took, NULL);
+}
+
 static void *probe_thread(void *arg)
 {
     struct enrich *e = arg;
@@ -82,8 +108,11 @@ static void *probe_thread(void *arg)
 
         struct probe_report r;
         int rc = probes_run(&e->cfg.connectors[i], e->cfg.probe_timeout_ms, &r);
-        lme_log(LME_LOG_INFO, "probe round done", "connector", e->cfg.connectors[i].name,
-                "result", rc ? "out of memory" : "ok", NULL);
+        if (rc)
+            lme_log(LME_LOG_ERROR, "probe round failed", "connector", e->cfg.connectors[i].name,
+                    "error", "out of memory", NULL);
+        else
+            log_round(&e->cfg.connectors[i], &r);
 
         pthread_mutex_lock(&e->mu);
         s->running = false;
@@ -142,6 +171,7 @@ void enrich_destroy(struct enrich *e)
     context_destroy(e->context);
     for (int i = 0; i < MADE_CACHE; i++)
         lme_buf_free(&e->made[i].json);
+    lme_buf_free(&e->event_json);
     free(e->slots);
     free(e);
 }
@@ -158,7 +188,7 @@ static long connector_index(const struct enrich *e, const char *name)
  * it is older than cache_ms. *late tells that the round asked for did not finish in time (a
  * stale report, or none, serves); *round which round the slot holds. */
 static int latest_report(struct enrich *e, long i, void (*waiting)(void *), void *ctx, bool *late,
-                         uint64_t *round)
+                         uint64_t *round, int64_t *probed_at_ms)
 {
     struct slot *s = &e->slots[i];
     int64_t deadline = mono_ms() + e->cfg.max_wait_ms;
@@ -188,6 +218,7 @@ static int latest_report(struct enrich *e, long i, void (*waiting)(void *), void
     *late = !fresh && s->rounds == rounds;
     int have = s->have;
     *round = s->rounds;
+    *probed_at_ms = s->report.probed_at_ms;
     pthread_mutex_unlock(&e->mu);
     return have;
 }
@@ -198,12 +229,13 @@ int enrich_observe(struct enrich *e, const struct lme_event *ev)
 }
 
 /* What a diagnosis is made from, hashed: the connector, its probe round, whether that round was
- * late, and the log signals (their times aside, which the diagnosis does not show). A burst of
- * 41220s with the same key shares one diagnosis, made once. */
-static uint64_t diagnosis_key(long connector, uint64_t round, bool have, bool late,
+ * late, whether the event is older than the horizon, and the log signals (their times aside,
+ * which the diagnosis does not show). A burst of 41220s with the same key shares one diagnosis,
+ * made once. */
+static uint64_t diagnosis_key(long connector, uint64_t round, bool have, bool late, bool old,
                               const struct context_signals *sig)
 {
-    uint64_t head[4] = { (uint64_t)connector, round, have, late };
+    uint64_t head[5] = { (uint64_t)connector, round, have, late, old };
     uint64_t h = lme_hash64(head, sizeof(head), 0x6469616721ULL);
     bool flags[4] = { sig->lock_timeout, sig->mailbox_not_found, sig->connect_failure,
                       sig->mail_system_failure };
@@ -236,21 +268,45 @@ static struct made *find_made(struct enrich *e, uint64_t key, bool *hit)
     return lru;
 }
 
-/* Makes the diagnosis into m from slot i's latest report (when have) and the signals. */
+/* Makes the diagnosis into m from slot i's latest report (when have), the signals and the
+ * event's age (NULL: unknown). What it says depends on the age only through the horizon, which
+ * the cache key holds. */
 static int make_diagnosis(struct enrich *e, struct made *m, long i, bool have, bool late,
-                          const struct context_signals *signals)
+                          const struct diagnosis_age *age, const struct context_signals *signals)
 {
     if (have) {
         pthread_mutex_lock(&e->mu);
         e->snapshot = e->slots[i].report;
         pthread_mutex_unlock(&e->mu);
     }
-    struct diagnosis d;
+    struct diagnosis *d = malloc(sizeof(*d)); /* large for the pipeline thread's stack */
+    if (!d)
+        return LME_ENOMEM;
     diagnosis_make(i >= 0 ? &e->cfg.connectors[i] : NULL, have ? &e->snapshot : NULL, signals,
-                   true, &d);
-    d.probes_late = late;
-    m->cause = diagnosis_cause(&d);
-    return diagnosis_to_json(&d, &m->json);
+                   age, true, d);
+    d->probes_late = late;
+    m->cause = diagnosis_cause(d);
+    int rc = diagnosis_to_json(d, &m->json);
+    free(d);
+    return rc;
+}
+
+/* ev->diagnosis: the cached JSON, or a copy of it with the event's age when it is known. */
+static int attach(struct enrich *e, const struct made *m, bool aged, int64_t age_ms,
+                  struct lme_event *ev)
+{
+    if (!aged) {
+        ev->diagnosis = (struct lme_str){ m->json.data, m->json.len };
+        return 0;
+    }
+    char tail[48];
+    int n = snprintf(tail, sizeof(tail), ",\"event_age_ms\":%" PRId64 "}", age_ms);
+    lme_buf_reset(&e->event_json);
+    if (lme_buf_append(&e->event_json, m->json.data, m->json.len - 1) != 0 || /* without its '}' */
+        lme_buf_append(&e->event_json, tail, (size_t)n) != 0)
+        return LME_ENOMEM;
+    ev->diagnosis = (struct lme_str){ e->event_json.data, e->event_json.len };
+    return 0;
 }
 
 int enrich_event(struct enrich *e, const char *connector, struct lme_event *ev,
@@ -261,17 +317,24 @@ int enrich_event(struct enrich *e, const char *connector, struct lme_event *ev,
     long i = connector_index(e, connector);
     bool late = false;
     uint64_t round = 0;
-    int have = i >= 0 && latest_report(e, i, waiting, ctx, &late, &round);
-    uint64_t key = diagnosis_key(i, round, have, late, &signals);
+    int64_t probed_at_ms = 0;
+    int have = i >= 0 && latest_report(e, i, waiting, ctx, &late, &round, &probed_at_ms);
+    /* a 41220 without a time of its own (lme_no_timestamp) has no age */
+    bool aged = have && !(ev->flags & LME_EV_NO_TIMESTAMP);
+    int64_t age_ms = aged ? probed_at_ms - ev->time_ms : 0;
+    struct diagnosis_age age = { age_ms, e->cfg.probe_horizon_ms };
+    bool old = aged && age_ms > age.horizon_ms;
+    uint64_t key = diagnosis_key(i, round, have, late, old, &signals);
     bool hit;
     struct made *m = find_made(e, key, &hit);
     if (!hit) {
-        if (make_diagnosis(e, m, i, have, late, &signals) != 0)
+        if (make_diagnosis(e, m, i, have, late, aged ? &age : NULL, &signals) != 0)
             return LME_ENOMEM;
         m->key = key; /* a round finishing meanwhile only makes the next key differ */
     }
     m->last_use = ++e->uses;
-    ev->diagnosis = (struct lme_str){ m->json.data, m->json.len };
+    if (attach(e, m, aged, age_ms, ev) != 0)
+        return LME_ENOMEM;
     ev->flags |= LME_EV_DIAGNOSED;
     *cause = m->cause;
     pthread_mutex_lock(&e->mu);
@@ -282,17 +345,21 @@ int enrich_event(struct enrich *e, const char *connector, struct lme_event *ev,
     return 0;
 }
 
-int enrich_connector_state(struct enrich *e, size_t i, uint64_t *rounds,
-                           struct probe_report *report)
+int enrich_connector_checks(struct enrich *e, size_t i, uint64_t *rounds,
+                            struct enrich_check *checks, size_t *n)
 {
+    struct enrich_check all[ENRICH_MAX_CHECKS];
+    *n = 0;
     if (i >= e->cfg.n_connectors)
         return 0;
     pthread_mutex_lock(&e->mu);
     *rounds = e->slots[i].rounds;
     int have = e->slots[i].have;
-    if (have)
-        *report = e->slots[i].report;
+    size_t got = have ? probes_outcomes(&e->slots[i].report, all, NULL, ENRICH_MAX_CHECKS) : 0;
     pthread_mutex_unlock(&e->mu);
+    for (size_t k = 0; k < got; k++) /* a share has no single name to label it with */
+        if (strcmp(all[k].name, "share") != 0)
+            checks[(*n)++] = all[k];
     return have;
 }
 
@@ -301,4 +368,25 @@ void enrich_get_stats(struct enrich *e, struct enrich_stats *out)
     pthread_mutex_lock(&e->mu);
     *out = e->stats;
     pthread_mutex_unlock(&e->mu);
+}
+
+int enrich_diagnose(const struct enrich_config *cfg, const struct enrich_connector *c, bool json,
+                    struct lme_buf *out, enum diagnosis_cause *cause)
+{
+    struct probe_report *r = malloc(sizeof(*r));
+    struct diagnosis *d = malloc(sizeof(*d));
+    int rc = r && d ? probes_run(c, cfg->probe_timeout_ms, r) : LME_ENOMEM;
+    if (!rc) {
+        diagnosis_make(c, r, NULL, NULL, false, d);
+        *cause = diagnosis_cause(d);
+        rc = json ? diagnosis_to_json(d, out) : diagnosis_to_text(d, out);
+    }
+    free(r);
+    free(d);
+    return rc;
+}
+
+const char *enrich_cause_name(enum diagnosis_cause c)
+{
+    return diagnosis_cause_name(c);
 }

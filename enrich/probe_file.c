@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "probe_mount.h"
 
 #define DECIDED 1 /* a step's return: r holds the answer, stop checking */
 #define PW_BUF_MAX (1 << 20)
@@ -61,6 +62,7 @@ const char *probe_file_status_name(enum probe_file_status s)
     case PROBE_FILE_UNREADABLE: return "unreadable";
     case PROBE_FILE_UNKNOWN_USER: return "unknown_user";
     case PROBE_FILE_ERROR: return "error";
+    case PROBE_FILE_NETWORK_FS: return "network_fs";
     }
     return "invalid";
 }
@@ -339,13 +341,33 @@ static void note_symlinks(struct probe_file_result *r, const char *path, char *r
     append(r, "; the path goes through symlinks to %s", resolved);
 }
 
-/* Checks for a, in the order the header promises. */
-static int judge(const char *path, const struct account *a, struct probe_file_result *r)
+/* On an SMB share mounted without cifsacl every file shows the mount's mode, owner and group:
+ * judging the account by them would be a guess presented as a fact. */
+static int check_mount(const char *path, const struct stat *st, const struct account *a,
+                       struct probe_file_result *r)
+{
+    struct probe_mount m;
+    if (probe_mount_of(st->st_dev, &m) != 0 || !probe_mount_bits_are_the_mounts(&m))
+        return 0;
+    set(r, PROBE_FILE_NETWORK_FS,
+        "%s is on a %s mount of %s at %s, whose mode bits (%04o, uid %u, gid %u) are set by the "
+        "mount, not by the file's Windows ACL: whether user %s may read it cannot be told here",
+        path, m.fstype, m.source, m.point, r->mode, r->uid, r->gid, a->name);
+    return DECIDED;
+}
+
+/* Checks for user, in the order the header promises. */
+static int judge(const char *path, const char *user, struct probe_file_result *r)
 {
     struct stat st;
     char resolved[PATH_MAX] = "";
+    struct account acc = { 0 }, *a = &acc;
     bool via_link = path_has_link(path);
     int rc = check_file(path, &st, r);
+    if (rc == 0)
+        rc = account_get(user, a, r);
+    if (rc == 0)
+        rc = check_mount(path, &st, a, r);
     if (rc == 0)
         rc = check_dirs(path, a, r);
     if (rc == 0 && via_link)
@@ -360,6 +382,7 @@ static int judge(const char *path, const struct account *a, struct probe_file_re
             path, (unsigned long long)r->size, r->mode, r->uid, r->gid, a->name, (unsigned)a->uid);
     if (rc >= 0 && via_link)
         note_symlinks(r, path, resolved);
+    free(acc.groups);
     return rc < 0 ? rc : 0;
 }
 
@@ -372,10 +395,19 @@ int probe_file_readable(const char *path, const char *user, struct probe_file_re
         set(r, PROBE_FILE_MISSING, "the ID file path is empty");
         return 0;
     }
-    struct account a = { 0 };
-    int rc = account_get(user, &a, r);
-    if (rc == 0)
-        rc = judge(path, &a, r);
-    free(a.groups);
-    return rc < 0 ? rc : 0;
+    return judge(path, user, r);
+}
+
+int probe_file_present(const char *path, struct probe_file_result *r)
+{
+    if (!r || !path)
+        return LME_EINVAL;
+    memset(r, 0, sizeof(*r));
+    struct stat st;
+    if (!path[0])
+        set(r, PROBE_FILE_MISSING, "the ID file path is empty");
+    else if (check_file(path, &st, r) == 0)
+        set(r, PROBE_FILE_OK, "%s is a regular file of %llu bytes (mode %04o, uid %u, gid %u)", path,
+            (unsigned long long)r->size, r->mode, r->uid, r->gid);
+    return 0;
 }

@@ -14,6 +14,8 @@ enum probe_file_status {
                                  way may not be searched by the user */
     PROBE_FILE_UNKNOWN_USER,  /* the account does not exist on this machine */
     PROBE_FILE_ERROR,         /* stat failed otherwise (EACCES for the daemon itself, ELOOP...) */
+    PROBE_FILE_NETWORK_FS,    /* on a share whose mode bits are the mount's, not the file's
+                                 Windows ACL (probe_mount.h): readability cannot be told here */
 };
 
 struct probe_file_result {
@@ -31,11 +33,14 @@ struct probe_file_result {
  *
  * Decides from the file's mode, owner and group and the user's uid, primary and supplementary
  * groups (getpwnam_r + getgrouplist), not from access(2), so it answers for the service account,
- * not for the daemon. Root (uid 0) may read and search anything, as the kernel allows. Every
+ * not for the daemon. Root (uid 0) may read and search anything, as the kernel allows. On a
+ * mount whose mode bits are the mount's (an SMB share without cifsacl) no verdict is given:
+ * PROBE_FILE_NETWORK_FS. Every
  * directory on the way must be searchable (x) by the user: for an absolute path from "/", for a
  * relative one from ".". When the path goes through symlinks, the directories of its resolved form
  * are checked too and the detail says so. POSIX ACLs are not evaluated (the detail mentions one when
- * it would matter). The status order is: missing, not_regular, empty, unreadable.
+ * it would matter). The status order is: missing, not_regular, empty (the file itself, whoever
+ * asks), then unknown_user, network_fs, unreadable.
  *
  * Never opens the file. Stats run with the daemon's credentials: a path the daemon itself may not
  * stat gives PROBE_FILE_ERROR. Blocking (stat, the user database); any thread.
@@ -44,8 +49,13 @@ struct probe_file_result {
  * path or r is NULL, or LME_ENOMEM. */
 int probe_file_readable(const char *path, const char *user, struct probe_file_result *r);
 
-/* "ok", "missing", "not_regular", "empty", "unreadable", "unknown_user", "error"; "invalid" for a
- * value outside the enum. Static storage. */
+/* Only whether the file at path is there, a regular file and not empty (PROBE_FILE_OK,
+ * _MISSING, _NOT_REGULAR, _EMPTY, _ERROR), for when no account is known to judge readability
+ * for. Returns 0 with r filled, or LME_EINVAL when path or r is NULL. Blocking (stat). */
+int probe_file_present(const char *path, struct probe_file_result *r);
+
+/* "ok", "missing", "not_regular", "empty", "unreadable", "unknown_user", "error", "network_fs";
+ * "invalid" for a value outside the enum. Static storage. */
 const char *probe_file_status_name(enum probe_file_status s);
 
 #endif

@@ -7,9 +7,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int is_sep(char c)
 {
@@ -227,7 +229,7 @@ int winpath_map(const struct winpath_map *map, size_t n, const char *win, char *
     return 0;
 }
 
-/* ---- resolve ---- */
+/* ---- local to Windows ---- */
 
 static int is_under(const char *path, const char *dir, size_t dlen)
 {
@@ -235,6 +237,52 @@ static int is_under(const char *path, const char *dir, size_t dlen)
         return 0;
     return dir[dlen - 1] == '/' || path[dlen] == '\0' || path[dlen] == '/';
 }
+
+/* dir's length without its trailing '/' ("/" itself stays). */
+static size_t folder_len(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return n;
+}
+
+const struct winpath_map *winpath_entry_of(const struct winpath_map *map, size_t n, const char *local)
+{
+    const struct winpath_map *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!map[i].windows || !map[i].windows[0] || !map[i].local)
+            continue;
+        size_t len = folder_len(map[i].local);
+        if (len > best_len && is_under(local, map[i].local, len)) {
+            best = &map[i];
+            best_len = len;
+        }
+    }
+    return best;
+}
+
+int winpath_unmap(const struct winpath_map *map, size_t n, const char *local, char *out, size_t size)
+{
+    if (size > 0)
+        out[0] = '\0';
+    const struct winpath_map *e = winpath_entry_of(map, n, local);
+    if (!e)
+        return LME_ENOENT;
+    struct writer w = { out, size, 0, '\0' };
+    put_win(&w, e->windows, strlen(e->windows));
+    const char *rest = local + folder_len(e->local);
+    rest += sep_run(rest);
+    if (rest[0] != '\0') {
+        if (w.len > 0)
+            put_sep(&w, '\\');
+        put_win(&w, rest, strlen(rest));
+    }
+    return writer_end(&w);
+}
+
+/* ---- resolve ---- */
 
 static int names_equal(const char *a, const char *b)
 {
@@ -270,9 +318,57 @@ static int find_case(char *path, size_t base, struct lme_err *err)
     return 0;
 }
 
-/* Refuses a symlink whose target leaves real_root. */
+/* Drops "." components and applies ".." to what precedes, in place ("/a/b/../c" -> "/a/c"). */
+static void normalize(char *path)
+{
+    size_t out = 0;
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            while (out > 0 && path[--out] != '/')
+                ;
+        } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+            path[out++] = '/';
+            memmove(path + out, p, n);
+            out += n;
+        }
+        p += n;
+    }
+    path[out > 0 ? out : 1] = '\0';
+    if (out == 0)
+        path[0] = '/';
+}
+
+/* Whether the text of the symlink at path, read as a path from its directory (inside real_root
+ * already), leaves real_root: judged without looking where it leads. */
+static int link_text_leaves(const char *path, const char *real_root)
+{
+    char text[PATH_MAX], where[2 * PATH_MAX + 2];
+    ssize_t n = readlink(path, text, sizeof(text) - 1);
+    if (n < 0)
+        return 0;
+    text[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    char *real_dir = text[0] == '/' ? NULL : realpath(dir[0] ? dir : "/", NULL);
+    if (text[0] != '/' && !real_dir)
+        return 1; /* cannot tell: refuse */
+    snprintf(where, sizeof(where), "%s/%s", real_dir ? real_dir : "", text);
+    free(real_dir);
+    normalize(where);
+    return !is_under(where, real_root, strlen(real_root));
+}
+
+/* Refuses a symlink whose target leaves real_root. Its text is judged first, so that a link
+ * written to lead out is refused without anything outside being looked at; realpath then
+ * catches what the text hides (a link inside that leads to another leading out). */
 static int check_link(const char *path, const char *real_root, struct lme_err *err)
 {
+    if (link_text_leaves(path, real_root))
+        return lme_err_set(err, LME_EINVAL, "%s: a symlink leading outside %s: refused", path, real_root);
     char *target = realpath(path, NULL);
     int e = errno;
     if (!target && e == ENOMEM)

@@ -43,13 +43,26 @@ int winpath_join(const char *dir, const char *rel, char *out, size_t size);
 int winpath_map(const struct winpath_map *map, size_t n, const char *win, char *out, size_t size,
                 struct lme_err *err);
 
+/* The entry of map whose local folder holds local (the longest such folder; the first on a
+ * tie), compared byte for byte at a '/' boundary ("/mnt/c" holds "/mnt/c/x" and "/mnt/c", not
+ * "/mnt/cd"), trailing '/' of the folder ignored. NULL when none does. */
+const struct winpath_map *winpath_entry_of(const struct winpath_map *map, size_t n, const char *local);
+
+/* The reverse of winpath_map: the Windows path the connector knows local by, through the entry
+ * winpath_entry_of finds: its Windows prefix, then the rest of local with '\\' for '/'
+ * ("/mnt/exch01/d/notes/data/connector.id" -> "D:\\notes\\data\\connector.id"). Doubled
+ * separators collapse; names keep their case. Returns 0; LME_ENOENT when no entry holds local;
+ * LME_ERANGE when out (size bytes) is too small. On error out is "". */
+int winpath_unmap(const struct winpath_map *map, size_t n, const char *local, char *out, size_t size);
+
 /* Finds the file at local, which must lie under root (the local side of a map entry, taken as
  * it is). Each component below root is first looked up exactly, then, when that name does not
  * exist, compared case-insensitively (ASCII letters) with the directory's entries: Windows
  * names ignore case, the share or copy keeps whatever case it had. When several entries match,
  * the smallest in byte order wins (readdir order is arbitrary). "." components and doubled
- * '/' are dropped. A symlink component is followed only when its target (realpath) stays under
- * realpath(root).
+ * '/' are dropped. A symlink component is followed only when its text, read from its folder,
+ * stays under realpath(root) (judged without looking where it leads: an absolute text through
+ * another path to the same folder is refused too) and its target (realpath) does as well.
  * Returns 0 with out holding the path as it exists (the real case of each name; symlinks not
  * expanded), or with err naming the path and the component:
  *   LME_ENOENT  root or some component does not exist (out then holds local as given);

@@ -28,6 +28,8 @@
 #define DEFAULT_PROBE_TIMEOUT_MS 2000
 #define DEFAULT_CONTEXT_RECORDS 16
 #define DEFAULT_CONTEXT_AGE_MS 60000
+#define DEFAULT_PROBE_HORIZON_MS 3600000
+#define MAX_PROBE_HORIZON_MS (36500LL * 86400000) /* a century: backfills of any age */
 #define NOTES_PORT 1352
 
 /* What is being read: the file and the key path, for error messages. */
@@ -455,7 +457,7 @@ static int read_path_map(struct reader *r, json_t *obj, struct enrich_connector 
                 rc = fail(r, "expected a non-empty local path");
                 break;
             }
-            struct winpath_map *m = &c->path_map[c->n_path_map];
+            struct enrich_path_map *m = &c->path_map[c->n_path_map];
             m->windows = strdup(key);
             m->local = strdup(json_string_value(v));
             c->n_path_map++;
@@ -548,11 +550,11 @@ static int read_enrichment(struct reader *r, json_t *root, struct config *cfg)
 {
     static const char *const keys[] = { "enabled", "probe_cache_ms", "max_wait_ms",
                                         "probe_timeout_ms", "context_records",
-                                        "context_max_age_ms", NULL };
+                                        "context_max_age_ms", "probe_horizon_ms", NULL };
     int enabled = 1;
     long long cache = DEFAULT_PROBE_CACHE_MS, wait = DEFAULT_PROBE_WAIT_MS;
     long long timeout = DEFAULT_PROBE_TIMEOUT_MS, records = DEFAULT_CONTEXT_RECORDS;
-    long long age = DEFAULT_CONTEXT_AGE_MS;
+    long long age = DEFAULT_CONTEXT_AGE_MS, horizon = DEFAULT_PROBE_HORIZON_MS;
     json_t *obj = json_object_get(root, "enrichment");
     size_t saved = push_key(r, "enrichment");
     int rc = 0;
@@ -572,6 +574,8 @@ static int read_enrichment(struct reader *r, json_t *root, struct config *cfg)
         rc = get_size(r, obj, "context_records", 1, 1024, &records);
     if (!rc && obj)
         rc = get_size(r, obj, "context_max_age_ms", 0, 86400000, &age);
+    if (!rc && obj)
+        rc = get_size(r, obj, "probe_horizon_ms", 0, MAX_PROBE_HORIZON_MS, &horizon);
     pop(r, saved);
     cfg->enrichment = (struct enrich_config){
         .enabled = enabled,
@@ -582,6 +586,7 @@ static int read_enrichment(struct reader *r, json_t *root, struct config *cfg)
         .probe_timeout_ms = (int)timeout,
         .context_records = (int)records,
         .context_max_age_ms = (int)age,
+        .probe_horizon_ms = horizon,
     };
     return rc;
 }
@@ -798,8 +803,8 @@ void config_free(struct config *cfg)
         free(c->service_user);
         free(c->exchconn_ini);
         for (size_t k = 0; c->path_map && k < c->n_path_map; k++) {
-            free((char *)c->path_map[k].windows);
-            free((char *)c->path_map[k].local);
+            free(c->path_map[k].windows);
+            free(c->path_map[k].local);
         }
         free(c->path_map);
     }

@@ -1,6 +1,7 @@
 /* `lme-ingest diagnose --config FILE [--connector NAME] [--json]`: runs every probe of each
- * configured connector now and prints what an operator can act on. Exit 0 when every probe
- * passed, 1 when a fault was found, 2 on a usage or configuration error. */
+ * configured connector now and prints what an operator can act on. Exit 0 when every check was
+ * made and passed, 1 when a fault was found, 2 on a usage or configuration error, 3 when nothing
+ * failed but some check could not be made (docs/diagnosis.md). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,9 +9,11 @@
 
 #include "commands.h"
 #include "config.h"
-#include "diagnosis.h"
+#include "enrich.h"
 #include "log.h"
-#include "probes.h"
+
+/* Its own status: "could not tell" must not read as healthy (0) nor as a fault (1). */
+#define EXIT_UNVERIFIED 3
 
 struct options {
     const char *config;
@@ -75,23 +78,19 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* Probes one connector and prints its report; returns 1 when a fault was found, 0 when not, or
- * a negative code. */
-static int diagnose_one(const struct config *cfg, const struct enrich_connector *c, bool json)
+/* Probes one connector and prints its report. Returns 0 or LME_ENOMEM; *cause tells what was
+ * found. */
+static int diagnose_one(const struct config *cfg, const struct enrich_connector *c, bool json,
+                        enum diagnosis_cause *cause)
 {
-    struct probe_report report;
-    if (probes_run(c, cfg->enrichment.probe_timeout_ms, &report) != 0)
-        return LME_ENOMEM;
-    struct diagnosis d;
-    diagnosis_make(c, &report, NULL, false, &d);
     struct lme_buf out = LME_BUF_INIT;
-    int rc = json ? diagnosis_to_json(&d, &out) : diagnosis_to_text(&d, &out);
+    int rc = enrich_diagnose(&cfg->enrichment, c, json, &out, cause);
     if (!rc)
         rc = lme_buf_append_str(&out, "\n");
     if (!rc)
         fwrite(out.data, 1, out.len, stdout);
     lme_buf_free(&out);
-    return rc ? rc : diagnosis_cause(&d) != CAUSE_NONE;
+    return rc;
 }
 
 int diagnose_cmd_main(int argc, char **argv)
@@ -106,16 +105,17 @@ int diagnose_cmd_main(int argc, char **argv)
         lme_log(LME_LOG_ERROR, "invalid configuration", "error", err.msg, NULL);
         return EXIT_USAGE;
     }
-    int status = EXIT_USAGE, faults = 0, checked = 0;
+    int status = EXIT_USAGE, faults = 0, unverified = 0, checked = 0;
     for (size_t i = 0; i < cfg->n_connectors; i++) {
         if (o.connector && strcmp(o.connector, cfg->connectors[i].name) != 0)
             continue;
-        int rc = diagnose_one(cfg, &cfg->connectors[i], o.json);
-        if (rc < 0) {
+        enum diagnosis_cause cause;
+        if (diagnose_one(cfg, &cfg->connectors[i], o.json, &cause) != 0) {
             lme_log(LME_LOG_ERROR, "diagnose: out of memory", NULL);
             goto done;
         }
-        faults += rc;
+        faults += cause != CAUSE_NONE && cause != CAUSE_UNVERIFIED;
+        unverified += cause == CAUSE_UNVERIFIED;
         checked++;
     }
     if (checked == 0) {
@@ -124,7 +124,7 @@ int diagnose_cmd_main(int argc, char **argv)
                 "config", o.config, "connector", o.connector ? o.connector : "", NULL);
         goto done;
     }
-    status = faults ? EXIT_INPUT : EXIT_OK;
+    status = faults ? EXIT_INPUT : unverified ? EXIT_UNVERIFIED : EXIT_OK;
 done:
     fflush(stdout);
     config_free(cfg);

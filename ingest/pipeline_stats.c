@@ -152,7 +152,7 @@ static int render_events(const struct pipeline_stats *st, const struct config *c
                 continue; /* never made for an event */
             rc = metrics_sample(b, "lme_diagnoses_total",
                                 metrics_labels(labels, sizeof(labels), "cause",
-                                               diagnosis_cause_name((enum diagnosis_cause)c),
+                                               enrich_cause_name((enum diagnosis_cause)c),
                                                "host", hosts[h], NULL),
                                 (double)n);
         }
@@ -165,32 +165,23 @@ static int render_probes(const struct config *cfg, struct enrich *enrich, struct
     int rc = metrics_family(b, "lme_probe_rounds_total", "counter", "Probe rounds run.");
     if (!rc)
         rc = metrics_family(b, "lme_probe_ok", "gauge",
-                            "1 when the check passed in the last probe round, 0 when it failed.");
+                            "1 when the check passed in the last probe round, 0 when it failed; "
+                            "absent when it could not be made (unverified).");
     for (size_t i = 0; i < cfg->n_connectors && !rc && enrich; i++) {
         uint64_t rounds = 0;
-        struct probe_report r;
-        int have = enrich_connector_state(enrich, i, &rounds, &r);
+        struct enrich_check checks[ENRICH_MAX_CHECKS];
+        size_t n = 0;
+        enrich_connector_checks(enrich, i, &rounds, checks, &n);
         const char *name = cfg->connectors[i].name;
         rc = metrics_sample(b, "lme_probe_rounds_total",
                             metrics_labels(labels, sizeof(labels), "connector", name, NULL),
                             (double)rounds);
-        if (rc || !have)
-            continue;
-        struct {
-            const char *check;
-            bool checked, ok;
-        } checks[] = {
-            { "notes_ini", r.ini != PROBE_INI_NOT_CONFIGURED, r.ini == PROBE_INI_OK },
-            { "keyfilename", r.key != PROBE_KEY_NOT_CHECKED, r.key == PROBE_KEY_MATCH },
-            { "id_file", r.id_checked, r.id.status == PROBE_FILE_OK },
-            { "notes_server", r.server_checked, r.server.status == PROBE_NET_REACHABLE },
-        };
-        for (size_t k = 0; k < 4 && !rc; k++)
-            if (checks[k].checked)
+        for (size_t k = 0; k < n && !rc; k++) /* unverified: neither passed nor failed */
+            if (checks[k].result != ENRICH_CHECK_UNVERIFIED)
                 rc = metrics_sample(b, "lme_probe_ok",
                                     metrics_labels(labels, sizeof(labels), "connector", name,
-                                                   "check", checks[k].check, NULL),
-                                    checks[k].ok ? 1 : 0);
+                                                   "check", checks[k].name, NULL),
+                                    checks[k].result == ENRICH_CHECK_PASSED ? 1 : 0);
     }
     return rc;
 }

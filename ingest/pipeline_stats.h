@@ -10,7 +10,6 @@
 
 #include "buf.h"
 #include "config.h"
-#include "diagnosis.h"
 #include "enrich.h"
 #include "event.h"
 #include "inputs.h"

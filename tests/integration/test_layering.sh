@@ -71,10 +71,10 @@ edges=$(printf '%s\n' "$graph" | awk 'NF == 3 { print $1, $2 }' | sort -u | wc -
 # ---- 2. what each stage folder includes ----
 check_includes() {
     local dir=$1 allowed=$2 f inc
-    for f in "$src/$dir"/*.c "$src/$dir"/*.h; do
+    for f in "$src/$dir"/*.c "$src/$dir"/*.h "$src/$dir"/include/*.h; do
         [ -e "$f" ] || continue
         while read -r inc; do
-            if [ -e "$src/$dir/$inc" ]; then continue; fi
+            if [ -e "$src/$dir/$inc" ] || [ -e "$src/$dir/include/$inc" ]; then continue; fi
             if [ -n "$allowed" ] && [ -e "$src/$allowed/$inc" ]; then continue; fi
             echo "test_layering: ${f#$src/} includes \"$inc\", which is neither in $dir/ nor in ${allowed:-(nothing else)}" >&2
             status=1

@@ -1,6 +1,8 @@
 /* Unit tests of the diagnosis rules and the log context: each known cause from the probe results
- * and log signals that reveal it, combined faults ranked, a healthy round ruling causes out, and
- * the JSON every 41220 carries. */
+ * and log signals that reveal it, combined faults ranked, a healthy round ruling causes out, what
+ * could not be checked (unverified, never none), a share the collector cannot see, the server
+ * seen from the collector, the connector's Windows names, old events, and the JSON every 41220
+ * carries. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +10,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,18 +26,24 @@ static struct enrich_connector connector = {
     .service_user = "exchsvc",
 };
 
-/* A round where everything passed. */
+#define ID_WIN "D:\\notes\\data\\connector.id"
+#define INI_WIN "C:\\WINNT\\Notes.ini"
+
+/* A round where everything passed; the files' Windows names known through path_map. */
 static struct probe_report healthy(void)
 {
     struct probe_report r;
     memset(&r, 0, sizeof(r));
     r.probed_at_ms = 1764410000123LL;
+    snprintf(r.collector, sizeof(r.collector), "collector01");
     r.ini = PROBE_INI_OK;
+    snprintf(r.ini_name, sizeof(r.ini_name), INI_WIN);
     snprintf(r.ini_detail, sizeof(r.ini_detail), "notes.ini is there");
     r.key = PROBE_KEY_MATCH;
     snprintf(r.key_value, sizeof(r.key_value), "connector.id");
     r.id_checked = true;
     r.id.status = PROBE_FILE_OK;
+    snprintf(r.id_name, sizeof(r.id_name), ID_WIN);
     r.server_checked = true;
     r.server.status = PROBE_NET_REACHABLE;
     return r;
@@ -60,7 +69,7 @@ static json_t *expect(const struct probe_report *r, const struct context_signals
                       const char *cause, const char *confidence)
 {
     struct diagnosis d;
-    diagnosis_make(&connector, r, sig, true, &d);
+    diagnosis_make(&connector, r, sig, NULL, true, &d);
     json_t *j = to_json(&d);
     if (strcmp(str(j, "cause"), cause) != 0)
         fail_msg("cause %s, expected %s (%s)", str(j, "cause"), cause, str(j, "summary"));
@@ -80,9 +89,14 @@ static void test_keyfilename_mismatch(void **state)
     snprintf(r.key_value, sizeof(r.key_value), "d:\\notes\\data\\admin.id");
     json_t *j = expect(&r, NULL, "keyfilename_mismatch", "high");
     assert_non_null(strstr(str(j, "summary"), "admin.id"));
-    /* the fix names the connector's ID file; the article is cited; the time of the round */
-    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(j, "remediation"), 0)),
-                           connector.id_file));
+    /* summary and fix speak the connector's language: its Windows paths, not the collector's */
+    assert_non_null(strstr(str(j, "summary"), ID_WIN));
+    assert_non_null(strstr(str(j, "summary"), INI_WIN));
+    assert_null(strstr(str(j, "summary"), connector.id_file));
+    const char *fix = json_string_value(json_array_get(json_object_get(j, "remediation"), 0));
+    assert_non_null(strstr(fix, ID_WIN));
+    assert_non_null(strstr(fix, INI_WIN));
+    assert_null(strstr(fix, "/mnt/"));
     assert_string_equal(json_string_value(json_array_get(json_object_get(j, "references"), 0)), "Q245545");
     assert_string_equal(str(j, "probed_at"), "2025-11-29T09:53:20.123Z");
     assert_int_equal(json_array_size(json_object_get(j, "candidates")), 0);
@@ -115,16 +129,53 @@ static void test_each_probe_fault(void **state)
     r.id.status = PROBE_FILE_UNREADABLE;
     json_decref(expect(&r, NULL, "id_file_unreadable", "high"));
 
+    /* the file's Windows path unknown (no path_map entry holds it): the collector's, said so */
+    r = healthy();
+    r.id.status = PROBE_FILE_MISSING;
+    r.id_name[0] = '\0';
+    json_t *j = expect(&r, NULL, "id_file_missing", "high");
+    assert_non_null(strstr(str(j, "summary"), "/mnt/exch01/d/notes/data/connector.id (its path on this collector)"));
+    json_decref(j);
+
+    /* the server is probed from this collector: medium on its own (see test_server_check_...) */
     r = healthy();
     r.server.status = PROBE_NET_UNRESOLVABLE;
-    json_decref(expect(&r, NULL, "notes_server_unresolvable", "high"));
+    json_decref(expect(&r, NULL, "notes_server_unresolvable", "medium"));
     r.server.status = PROBE_NET_REFUSED;
-    json_decref(expect(&r, NULL, "notes_server_unreachable", "high"));
+    json_decref(expect(&r, NULL, "notes_server_unreachable", "medium"));
     r.server.status = PROBE_NET_TIMEOUT;
-    json_t *j = expect(&r, NULL, "notes_server_unreachable", "high");
+    j = expect(&r, NULL, "notes_server_unreachable", "medium");
     assert_non_null(strstr(json_string_value(json_array_get(json_object_get(j, "remediation"), 0)),
                            "notes01.example.com, port 1352"));
     json_decref(j);
+}
+
+/* The server check is made from the collector: it says so, and it is high confidence only when
+ * the connector's log agrees (a 64210 just before). */
+static void test_server_check_is_the_collectors_view(void **state)
+{
+    (void)state;
+    struct probe_report r = healthy();
+    r.server.status = PROBE_NET_REFUSED;
+    snprintf(r.server.detail, sizeof(r.server.detail), "notes01.example.com:1352 refused the connection");
+    json_t *j = expect(&r, NULL, "notes_server_unreachable", "medium");
+    assert_non_null(strstr(str(j, "summary"), "from this collector (collector01)"));
+    assert_non_null(strstr(str(j, "summary"), "whether the connector machine reaches it was not seen"));
+    const char *fix = json_string_value(json_array_get(json_object_get(j, "remediation"), 0));
+    assert_null(strstr(fix, "Restore the connection from the connector machine"));
+    assert_non_null(strstr(fix, "From the connector machine, check"));
+    json_t *ev = json_array_get(json_object_get(j, "evidence"), 3);
+    assert_string_equal(str(ev, "check"), "notes_server");
+    assert_non_null(strstr(str(ev, "detail"), "from this collector (collector01): notes01"));
+    json_decref(j);
+
+    struct context_signals cf = { .connect_failure = true };
+    j = expect(&r, &cf, "notes_server_unreachable", "high");
+    fix = json_string_value(json_array_get(json_object_get(j, "remediation"), 0));
+    assert_non_null(strstr(fix, "Restore the connection from the connector machine"));
+    json_decref(j);
+    r.server.status = PROBE_NET_UNRESOLVABLE;
+    json_decref(expect(&r, &cf, "notes_server_unresolvable", "high"));
 }
 
 static void test_log_signals(void **state)
@@ -163,7 +214,7 @@ static void test_combined_faults_are_all_reported_most_likely_first(void **state
     assert_int_equal(json_array_size(cands), 2);
     assert_string_equal(str(json_array_get(cands, 0), "cause"), "id_file_unreadable");
     assert_string_equal(str(json_array_get(cands, 1), "cause"), "notes_server_unreachable");
-    assert_string_equal(str(json_array_get(cands, 1), "confidence"), "high");
+    assert_string_equal(str(json_array_get(cands, 1), "confidence"), "medium");
     json_decref(j);
 
     /* a lock timeout in the log beside a config fault: the config fault first, both reported */
@@ -192,15 +243,16 @@ static void test_healthy_round_is_unknown_with_what_was_ruled_out(void **state)
 
     /* `diagnose`: a healthy round is no fault at all */
     struct diagnosis d;
-    diagnosis_make(&connector, &r, NULL, false, &d);
+    diagnosis_make(&connector, &r, NULL, NULL, false, &d);
     assert_int_equal(diagnosis_cause(&d), CAUSE_NONE);
+    assert_non_null(strstr(d.findings[0].summary, "notes_ini, keyfilename, id_file, notes_server"));
     r.server.status = PROBE_NET_REFUSED;
-    diagnosis_make(&connector, &r, NULL, false, &d);
+    diagnosis_make(&connector, &r, NULL, NULL, false, &d);
     assert_int_equal(diagnosis_cause(&d), CAUSE_NOTES_SERVER_UNREACHABLE);
     struct lme_buf text = LME_BUF_INIT;
     assert_int_equal(diagnosis_to_text(&d, &text), 0);
     assert_int_equal(lme_buf_append(&text, "", 1), 0);
-    assert_non_null(strstr(text.data, "connector notes-main: notes_server_unreachable (high confidence)"));
+    assert_non_null(strstr(text.data, "connector notes-main: notes_server_unreachable (medium confidence)"));
     assert_non_null(strstr(text.data, "fix:"));
     lme_buf_free(&text);
 }
@@ -211,14 +263,14 @@ static void test_without_probes_every_config_cause_stays_possible(void **state)
     struct context_signals cf = { .connect_failure = true, .mail_system_failure = true };
     struct diagnosis d;
     /* no connector for the input: only what the log points at */
-    diagnosis_make(NULL, NULL, &cf, true, &d);
+    diagnosis_make(NULL, NULL, &cf, NULL, true, &d);
     json_t *j = to_json(&d);
     assert_string_equal(str(j, "cause"), "unknown");
     assert_non_null(strstr(str(j, "summary"), "No connector"));
     assert_int_equal(json_array_size(json_object_get(j, "candidates")), 2);
     json_decref(j);
     /* a connector whose round came too late: every configuration cause stays possible */
-    diagnosis_make(&connector, NULL, &cf, true, &d);
+    diagnosis_make(&connector, NULL, &cf, NULL, true, &d);
     j = to_json(&d);
     assert_string_equal(str(j, "cause"), "unknown");
     json_t *cands = json_object_get(j, "candidates");
@@ -230,6 +282,178 @@ static void test_without_probes_every_config_cause_stays_possible(void **state)
                 (strcmp(first, "notes_server_unreachable") == 0 && strcmp(second, "notes_ini_missing") == 0));
     assert_null(json_object_get(j, "probed_at"));
     json_decref(j);
+}
+
+/* The evidence entry for check, or NULL. */
+static json_t *evidence_of(json_t *j, const char *check)
+{
+    json_t *ev;
+    size_t i;
+    json_array_foreach(json_object_get(j, "evidence"), i, ev)
+        if (strcmp(str(ev, "check"), check) == 0)
+            return ev;
+    return NULL;
+}
+
+static bool has_candidate(json_t *j, const char *cause)
+{
+    json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(j, "candidates"), i, c)
+        if (strcmp(str(c, "cause"), cause) == 0)
+            return true;
+    return false;
+}
+
+static enum diagnosis_cause diagnose_cause(const struct probe_report *r)
+{
+    struct diagnosis d;
+    diagnosis_make(&connector, r, NULL, NULL, false, &d);
+    return diagnosis_cause(&d);
+}
+
+/* A check that could not be made says why; with nothing failed the cause is unverified (low),
+ * for an event and for `diagnose` alike, never none. */
+static void test_what_could_not_be_checked_is_unverified_never_none(void **state)
+{
+    (void)state;
+    struct probe_report r = healthy();
+    r.key = PROBE_KEY_UNVERIFIED;
+    r.key_why = PROBE_WHY_UNMAPPED_PATH;
+    snprintf(r.key_value, sizeof(r.key_value), "\\\\fileserver\\ids\\connector.id");
+    snprintf(r.key_name, sizeof(r.key_name), "\\\\fileserver\\ids\\connector.id");
+    json_t *j = expect(&r, NULL, "unverified", "low");
+    json_t *ev = evidence_of(j, "keyfilename");
+    assert_string_equal(str(ev, "result"), "unverified");
+    assert_string_equal(str(ev, "reason"), "unmapped_path");
+    assert_null(json_object_get(evidence_of(j, "notes_ini"), "reason")); /* only with unverified */
+    assert_non_null(strstr(str(j, "summary"), "keyfilename (unmapped_path)"));
+    assert_true(has_candidate(j, "keyfilename_mismatch"));
+    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(j, "remediation"), 0)),
+                           "path_map entry"));
+    json_decref(j);
+    assert_int_equal(diagnose_cause(&r), CAUSE_UNVERIFIED);
+
+    static const enum probe_why id_whys[] = { PROBE_WHY_UNKNOWN_ACCOUNT, PROBE_WHY_NO_ACCOUNT,
+                                              PROBE_WHY_NETWORK_FS, PROBE_WHY_OUTSIDE_MAPPING };
+    static const char *const names[] = { "unknown_account", "no_account", "network_fs", "outside_mapping" };
+    for (size_t i = 0; i < 4; i++) {
+        r = healthy();
+        r.id_why = id_whys[i];
+        j = expect(&r, NULL, "unverified", "low");
+        assert_string_equal(str(evidence_of(j, "id_file"), "result"), "unverified");
+        assert_string_equal(str(evidence_of(j, "id_file"), "reason"), names[i]);
+        assert_non_null(strstr(json_string_value(json_array_get(json_object_get(j, "remediation"), 0)),
+                               i == 3 ? "connector machine" : ID_WIN));
+        json_decref(j);
+        assert_int_equal(diagnose_cause(&r), CAUSE_UNVERIFIED);
+    }
+
+    /* the text report says why too */
+    struct diagnosis d;
+    r = healthy();
+    r.id_why = PROBE_WHY_UNKNOWN_ACCOUNT;
+    diagnosis_make(&connector, &r, NULL, NULL, false, &d);
+    struct lme_buf text = LME_BUF_INIT;
+    assert_int_equal(diagnosis_to_text(&d, &text), 0);
+    assert_int_equal(lme_buf_append(&text, "", 1), 0);
+    assert_non_null(strstr(text.data, "connector notes-main: unverified (low confidence)"));
+    assert_non_null(strstr(text.data, "id_file: unverified (unknown_account)"));
+    lme_buf_free(&text);
+
+    /* a fault found beside it is still the cause */
+    r.server.status = PROBE_NET_REFUSED;
+    json_decref(expect(&r, NULL, "notes_server_unreachable", "medium"));
+}
+
+/* The mapped folder is empty (the share is not mounted): the collector cannot see the connector's
+ * disk. Nothing on it is reported as missing. */
+static void test_share_unavailable_reports_nothing_on_it_as_missing(void **state)
+{
+    (void)state;
+    struct probe_report r = healthy();
+    r.n_shares = 1;
+    snprintf(r.shares[0].windows, sizeof(r.shares[0].windows), "C:\\");
+    snprintf(r.shares[0].local, sizeof(r.shares[0].local), "/mnt/exch01/c/");
+    snprintf(r.shares[0].detail, sizeof(r.shares[0].detail),
+             "C:\\ is mapped to /mnt/exch01/c/, which is empty: the share is not mounted here");
+    r.ini = PROBE_INI_UNVERIFIED;
+    r.ini_why = PROBE_WHY_SHARE_UNAVAILABLE;
+    r.key = PROBE_KEY_NOT_CHECKED;
+    r.id_why = PROBE_WHY_SHARE_UNAVAILABLE;
+    json_t *j = expect(&r, NULL, "share_unavailable", "medium");
+    assert_non_null(strstr(str(j, "summary"), "cannot see the connector's disk"));
+    assert_non_null(strstr(str(j, "summary"), "the connector itself may be fine"));
+    assert_string_equal(str(evidence_of(j, "share"), "result"), "unavailable");
+    assert_string_equal(str(evidence_of(j, "notes_ini"), "reason"), "share_unavailable");
+    assert_false(has_candidate(j, "notes_ini_missing"));
+    assert_false(has_candidate(j, "id_file_missing"));
+    assert_false(has_candidate(j, "id_file_unreadable"));
+    const char *fix = json_string_value(json_array_get(json_object_get(j, "remediation"), 0));
+    assert_non_null(strstr(fix, "Mount the connector's C:\\ at /mnt/exch01/c/"));
+    assert_null(strstr(fix, "Notes INI file location"));
+    json_decref(j);
+    assert_int_equal(diagnose_cause(&r), CAUSE_SHARE_UNAVAILABLE);
+
+    /* the server refusing this collector too does not outrank it: the collector's own view is
+     * in doubt; with the connector's 64210 agreeing, the server comes first */
+    r.server.status = PROBE_NET_REFUSED;
+    json_decref(expect(&r, NULL, "share_unavailable", "medium"));
+    struct context_signals cf = { .connect_failure = true };
+    j = expect(&r, &cf, "notes_server_unreachable", "high");
+    assert_true(has_candidate(j, "share_unavailable"));
+    json_decref(j);
+}
+
+/* Probes tell how things are now: a 41220 logged past the horizon before them gets probe-based
+ * causes at most medium, said in its summary; the log keeps its weight. */
+static void test_old_event_weighs_probes_less(void **state)
+{
+    (void)state;
+    struct probe_report r = healthy();
+    r.key = PROBE_KEY_MISMATCH;
+    struct diagnosis_age old = { .age_ms = 2LL * 86400000, .horizon_ms = 3600000 };
+    struct diagnosis_age recent = { .age_ms = 60000, .horizon_ms = 3600000 };
+    struct diagnosis d;
+    diagnosis_make(&connector, &r, NULL, &old, true, &d);
+    json_t *j = to_json(&d);
+    assert_string_equal(str(j, "cause"), "keyfilename_mismatch");
+    assert_string_equal(str(j, "confidence"), "medium");
+    assert_non_null(strstr(str(j, "summary"), "logged more than 1 hour before its probes ran"));
+    assert_non_null(strstr(str(j, "summary"), "today's state"));
+    json_decref(j);
+    diagnosis_make(&connector, &r, NULL, &recent, true, &d);
+    j = to_json(&d);
+    assert_string_equal(str(j, "confidence"), "high");
+    assert_null(strstr(str(j, "summary"), "today's state"));
+    json_decref(j);
+
+    /* the log keeps its weight: the lock timeout of the time outranks today's probe */
+    struct context_signals sig = { .lock_timeout = true };
+    diagnosis_make(&connector, &r, &sig, &old, true, &d);
+    j = to_json(&d);
+    assert_string_equal(str(j, "cause"), "notes_api_lock_timeout");
+    assert_string_equal(str(j, "confidence"), "high");
+    assert_null(strstr(str(j, "summary"), "today's state")); /* not a probe's finding */
+    assert_string_equal(str(json_array_get(json_object_get(j, "candidates"), 0), "confidence"), "medium");
+    json_decref(j);
+
+    /* faults keep their order among themselves: a missing Notes.ini before the server */
+    r = healthy();
+    r.ini = PROBE_INI_MISSING;
+    r.key = PROBE_KEY_NOT_CHECKED;
+    r.server.status = PROBE_NET_REFUSED;
+    struct context_signals cf = { .connect_failure = true };
+    diagnosis_make(&connector, &r, &cf, &old, true, &d);
+    assert_int_equal(diagnosis_cause(&d), CAUSE_NOTES_INI_MISSING);
+    assert_int_equal(diagnosis_confidence_of(d.findings[0].score), CONFIDENCE_MEDIUM);
+    assert_int_equal(d.findings[1].cause, CAUSE_NOTES_SERVER_UNREACHABLE);
+
+    /* with every check passing, the summary still says the probes show today */
+    r = healthy();
+    diagnosis_make(&connector, &r, NULL, &old, true, &d);
+    assert_int_equal(diagnosis_cause(&d), CAUSE_UNKNOWN);
+    assert_non_null(strstr(d.findings[0].summary, "today's state"));
 }
 
 /* Log text is any bytes (a Windows code page): the diagnosis stays valid JSON. */
@@ -302,6 +526,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyfilename_mismatch),
         cmocka_unit_test(test_each_probe_fault),
+        cmocka_unit_test(test_server_check_is_the_collectors_view),
+        cmocka_unit_test(test_what_could_not_be_checked_is_unverified_never_none),
+        cmocka_unit_test(test_share_unavailable_reports_nothing_on_it_as_missing),
+        cmocka_unit_test(test_old_event_weighs_probes_less),
         cmocka_unit_test(test_log_signals),
         cmocka_unit_test(test_combined_faults_are_all_reported_most_likely_first),
         cmocka_unit_test(test_healthy_round_is_unknown_with_what_was_ruled_out),

@@ -1,7 +1,9 @@
 /* Unit tests of the ID-file readability probe on real files in a temporary directory: each status,
  * the owner/group/others rule for another account ("nobody"), unsearchable directories on the way
- * (also behind a symlink), and the daemon's own account. Cases that need files owned by another
- * uid run only as root (chown) and are skipped with a message otherwise. */
+ * (also behind a symlink), and the daemon's own account; the file itself judged before the
+ * account; the mount lookup that tells a share whose mode bits are the mount's (mountinfo text
+ * as the kernel writes it: no SMB share can be mounted in a test). Cases that need files owned
+ * by another uid run only as root (chown) and are skipped with a message otherwise. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "probe_file.h"
+#include "probe_mount.h"
 
 static char dir[] = "/tmp/lme-pf-XXXXXX";
 static uid_t nobody_uid;
@@ -260,6 +264,74 @@ static void test_unknown_user(void **state)
     const char *path = make_file("any.id", "id", 0644, (uid_t)-1, 0);
     probe(path, "no-such-user-lme", &r, PROBE_FILE_UNKNOWN_USER);
     assert_non_null(strstr(r.detail, "no-such-user-lme"));
+    /* the file itself comes first: missing or empty whoever asks */
+    probe(in_dir("not-there.id"), "no-such-user-lme", &r, PROBE_FILE_MISSING);
+    probe(make_file("empty2.id", "", 0644, (uid_t)-1, 0), "no-such-user-lme", &r, PROBE_FILE_EMPTY);
+}
+
+static void test_present_judges_the_file_only(void **state)
+{
+    (void)state;
+    struct probe_file_result r;
+    const char *path = make_file("mode0-present.id", "id", 0000, (uid_t)-1, 0);
+    assert_int_equal(probe_file_present(path, &r), 0);
+    assert_int_equal(r.status, PROBE_FILE_OK); /* no account: readability is not judged */
+    assert_non_null(strstr(r.detail, "regular file of 2 bytes"));
+    assert_int_equal(probe_file_present(in_dir("nope.id"), &r), 0);
+    assert_int_equal(r.status, PROBE_FILE_MISSING);
+    assert_int_equal(probe_file_present(dir, &r), 0);
+    assert_int_equal(r.status, PROBE_FILE_NOT_REGULAR);
+    assert_int_equal(probe_file_present(NULL, &r), LME_EINVAL);
+}
+
+/* Lines as /proc/self/mountinfo writes them (proc(5)), optional fields and octal escapes included. */
+static const char mountinfo[] =
+    "21 26 0:20 / /proc rw,relatime - proc proc rw\n"
+    "26 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro\n"
+    "40 26 0:45 / /mnt/exch01/c rw,relatime shared:20 - cifs //exch01/c$ rw,vers=3.0,uid=999,file_mode=0640,dir_mode=0750\n"
+    "41 26 0:46 / /mnt/exch01/d rw,relatime - cifs //exch01/d rw,vers=3.0,cifsacl,noperm\n"
+    "42 26 0:47 / /mnt/exch\\040two rw - smb3 //exch02/c rw,modefromsid\n"
+    "43 26 0:48 / /mnt/nfs rw - nfs4 filer:/notes rw,vers=4.2\n"
+    "44 26 0:49 / /mnt/fuse rw,nosuid - fuse.smbnetfs smbnetfs rw,user_id=0\n";
+
+static int find(unsigned major, unsigned minor, struct probe_mount *m)
+{
+    FILE *f = fmemopen((void *)mountinfo, sizeof(mountinfo) - 1, "r");
+    assert_non_null(f);
+    int rc = probe_mount_find(f, makedev(major, minor), m);
+    fclose(f);
+    return rc;
+}
+
+static void test_mount_whose_mode_bits_are_the_mounts(void **state)
+{
+    (void)state;
+    struct probe_mount m;
+    assert_int_equal(find(0, 45, &m), 0);
+    assert_string_equal(m.fstype, "cifs");
+    assert_string_equal(m.source, "//exch01/c$");
+    assert_string_equal(m.point, "/mnt/exch01/c");
+    assert_true(probe_mount_bits_are_the_mounts(&m)); /* file_mode: the mount's bits */
+    assert_int_equal(find(0, 46, &m), 0);
+    assert_false(probe_mount_bits_are_the_mounts(&m)); /* cifsacl: the ACL's */
+    assert_int_equal(find(0, 47, &m), 0);
+    assert_string_equal(m.point, "/mnt/exch two");
+    assert_false(probe_mount_bits_are_the_mounts(&m)); /* modefromsid */
+    assert_int_equal(find(0, 48, &m), 0);
+    assert_false(probe_mount_bits_are_the_mounts(&m)); /* NFS: the file server's bits */
+    assert_int_equal(find(0, 49, &m), 0);
+    assert_true(probe_mount_bits_are_the_mounts(&m));
+    assert_int_equal(find(8, 1, &m), 0);
+    assert_string_equal(m.fstype, "ext4");
+    assert_false(probe_mount_bits_are_the_mounts(&m));
+    assert_int_equal(find(9, 9, &m), LME_ENOENT);
+
+    /* this machine's own mounts: the test's folder is found, and it is no SMB share */
+    struct stat st;
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(probe_mount_of(st.st_dev, &m), 0);
+    assert_true(m.fstype[0] != '\0');
+    assert_false(probe_mount_bits_are_the_mounts(&m));
 }
 
 static void test_null_user_is_the_daemon_itself(void **state)
@@ -281,8 +353,8 @@ static void test_bad_arguments_and_status_names(void **state)
     assert_int_equal(probe_file_readable(NULL, NULL, &r), LME_EINVAL);
     assert_int_equal(probe_file_readable(dir, NULL, NULL), LME_EINVAL);
     static const char *const names[] = { "ok", "missing", "not_regular", "empty", "unreadable",
-                                         "unknown_user", "error" };
-    for (int s = PROBE_FILE_OK; s <= PROBE_FILE_ERROR; s++)
+                                         "unknown_user", "error", "network_fs" };
+    for (int s = PROBE_FILE_OK; s <= PROBE_FILE_NETWORK_FS; s++)
         assert_string_equal(probe_file_status_name((enum probe_file_status)s), names[s]);
     assert_string_equal(probe_file_status_name((enum probe_file_status)99), "invalid");
 }
@@ -301,6 +373,8 @@ int main(void)
         cmocka_unit_test(test_directory_behind_a_symlink_is_checked_where_it_really_is),
         cmocka_unit_test(test_symlinks_are_reported),
         cmocka_unit_test(test_unknown_user),
+        cmocka_unit_test(test_present_judges_the_file_only),
+        cmocka_unit_test(test_mount_whose_mode_bits_are_the_mounts),
         cmocka_unit_test(test_null_user_is_the_daemon_itself),
         cmocka_unit_test(test_bad_arguments_and_status_names),
     };

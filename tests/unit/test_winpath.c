@@ -1,6 +1,7 @@
 /* Unit tests of Windows paths seen from Linux: absolute or not, joins, the prefix map (longest
- * entry, case, either slash, separator boundary, "..") and case-insensitive resolution on a
- * real temporary tree, with symlinks that stay inside it and symlinks that leave it. */
+ * entry, case, either slash, separator boundary, ".."), its reverse (a local path back to the
+ * connector's Windows path) and case-insensitive resolution on a real temporary tree, with
+ * symlinks that stay inside it and symlinks that leave it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -48,6 +49,7 @@ static int setup(void **state)
         { "Data", "LinkDir" },              /* inside, a directory */
         { "../..", "Data/up" },             /* relative, leads out */
         { "nothing.id", "Data/dangling" },
+        { "../../lme-wp-nowhere/secret.id", "Data/gone-out" }, /* leads out, to nothing */
     };
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", root, links[i][1]);
@@ -220,6 +222,54 @@ static void test_map_too_small(void **state)
                         "the Windows path 'C:\\WinNT\\Notes.ini' maps to a local path longer than 19 bytes");
 }
 
+/* ---- local to Windows ---- */
+
+static void test_entry_of_finds_the_longest_local_folder(void **state)
+{
+    (void)state;
+    static const struct winpath_map m[] = {
+        { "C:\\", "/mnt/exch01/c/" },
+        { "C:\\WINNT", "/mnt/exch01/c/winnt-copy" },
+        { "D:", "/mnt/exch01/d" },
+        { "", "/mnt" }, /* no Windows prefix: never an answer */
+    };
+    assert_ptr_equal(winpath_entry_of(m, 4, "/mnt/exch01/c/x/y"), &m[0]);
+    assert_ptr_equal(winpath_entry_of(m, 4, "/mnt/exch01/c"), &m[0]);
+    assert_ptr_equal(winpath_entry_of(m, 4, "/mnt/exch01/c/winnt-copy/notes.ini"), &m[1]);
+    assert_ptr_equal(winpath_entry_of(m, 4, "/mnt/exch01/d/notes"), &m[2]);
+    assert_null(winpath_entry_of(m, 4, "/mnt/exch01/dd/notes")); /* not at a '/' */
+    assert_null(winpath_entry_of(m, 4, "/srv/copy/notes.ini"));
+    assert_null(winpath_entry_of(m, 0, "/mnt/exch01/c/x"));
+}
+
+static void test_unmap_gives_the_connectors_path(void **state)
+{
+    (void)state;
+    static const struct winpath_map m[] = {
+        { "C:\\", "/mnt/exch01/c/" },
+        { "d:/", "/mnt/exch01/d" },
+        { "\\\\exch01\\exchsrvr", "/srv/exchsrvr/" },
+        { "E:", "relative/e" },
+    };
+    static const char *const cases[][2] = {
+        { "/mnt/exch01/c/WINNT/Notes.ini", "C:\\WINNT\\Notes.ini" },
+        { "/mnt/exch01/c", "C:\\" },
+        { "/mnt/exch01/d/notes//data/connector.id", "d:\\notes\\data\\connector.id" },
+        { "/srv/exchsrvr/connect/exchconn.ini", "\\\\exch01\\exchsrvr\\connect\\exchconn.ini" },
+        { "relative/e/x.id", "E:\\x.id" },
+        { "/mnt/exch01/c/caf\xe9.id", "C:\\caf\xe9.id" }, /* bytes as they are */
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(winpath_unmap(m, 4, cases[i][0], out, sizeof(out)), 0);
+        assert_string_equal(out, cases[i][1]);
+    }
+    assert_int_equal(winpath_unmap(m, 4, "/etc/passwd", out, sizeof(out)), LME_ENOENT);
+    assert_string_equal(out, "");
+    assert_int_equal(winpath_unmap(m, 4, "/mnt/exch01/c/WINNT/Notes.ini", out, 8), LME_ERANGE);
+    assert_string_equal(out, "");
+}
+
 /* ---- resolve ---- */
 
 static int resolve(const char *local_rel, char *out, size_t size, struct lme_err *err)
@@ -307,7 +357,8 @@ static void test_resolve_symlink_inside_root(void **state)
 static void test_resolve_symlink_leaving_root(void **state)
 {
     (void)state;
-    static const char *const cases[] = { "data/escape/secret.id", "Data/escape", "data/up", "data/UP/x" };
+    static const char *const cases[] = { "data/escape/secret.id", "Data/escape", "data/up", "data/UP/x",
+                                         "data/gone-out" };
     char out[400], expected[600];
     struct lme_err err = { 0 };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -317,8 +368,8 @@ static void test_resolve_symlink_leaving_root(void **state)
     }
     char *real_root = realpath(root, NULL);
     assert_non_null(real_root);
-    snprintf(expected, sizeof(expected), "%s/Data/up: a symlink leading outside %s: refused", root,
-             real_root);
+    snprintf(expected, sizeof(expected), "%s/Data/gone-out: a symlink leading outside %s: refused",
+             root, real_root);
     free(real_root);
     assert_string_equal(err.msg, expected);
 }
@@ -379,6 +430,8 @@ int main(void)
         cmocka_unit_test(test_map_unmapped),
         cmocka_unit_test(test_map_refuses_dotdot),
         cmocka_unit_test(test_map_too_small),
+        cmocka_unit_test(test_entry_of_finds_the_longest_local_folder),
+        cmocka_unit_test(test_unmap_gives_the_connectors_path),
         cmocka_unit_test(test_resolve_ignores_case),
         cmocka_unit_test(test_resolve_missing_component),
         cmocka_unit_test(test_resolve_symlink_inside_root),
