@@ -23,14 +23,6 @@
 #include "log.h"
 #include "tz.h"
 
-#define DEFAULT_PROBE_CACHE_MS 60000
-#define DEFAULT_PROBE_WAIT_MS 3000
-#define DEFAULT_PROBE_TIMEOUT_MS 2000
-#define DEFAULT_CONTEXT_RECORDS 16
-#define DEFAULT_CONTEXT_AGE_MS 60000
-#define DEFAULT_PROBE_HORIZON_MS 3600000
-#define MAX_PROBE_HORIZON_MS (36500LL * 86400000) /* a century: backfills of any age */
-#define NOTES_PORT 1352
 
 /* What is being read: the file and the key path, for error messages. */
 struct reader {
@@ -43,7 +35,7 @@ static int fail(struct reader *r, const char *fmt, ...) __attribute__((format(pr
 
 static int fail(struct reader *r, const char *fmt, ...)
 {
-    char what[256];
+    char what[900];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
@@ -91,54 +83,6 @@ static int only_keys(struct reader *r, json_t *obj, const char *const known[])
         return rc;
     }
     return 0;
-}
-
-/* Reads an optional string; *out stays NULL when the key is absent. */
-static int get_string(struct reader *r, json_t *obj, const char *key, char **out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    size_t saved = push_key(r, key);
-    int rc = 0;
-    if (!json_is_string(v) || json_string_length(v) == 0)
-        rc = fail(r, "expected a non-empty string");
-    else if (!(*out = strdup(json_string_value(v))))
-        rc = lme_err_set(r->err, LME_ENOMEM, "out of memory");
-    pop(r, saved);
-    return rc;
-}
-
-static int get_size(struct reader *r, json_t *obj, const char *key, long long min, long long max,
-                    long long *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    size_t saved = push_key(r, key);
-    int rc = 0;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        rc = fail(r, "expected an integer from %lld to %lld", min, max);
-    else
-        *out = json_integer_value(v);
-    pop(r, saved);
-    return rc;
-}
-
-static int get_bool(struct reader *r, json_t *obj, const char *key, int *out, int dflt)
-{
-    json_t *v = json_object_get(obj, key);
-    *out = dflt;
-    if (!v)
-        return 0;
-    if (json_is_boolean(v)) {
-        *out = json_is_true(v);
-        return 0;
-    }
-    size_t saved = push_key(r, key);
-    int rc = fail(r, "expected true or false");
-    pop(r, saved);
-    return rc;
 }
 
 /* Checks "type" is the string `want`. */
@@ -262,6 +206,12 @@ static int read_input(struct reader *r, json_t *obj, struct config_input *in)
     int rc = read_table(r, obj, &inputs_config_keys, in);
     if (!rc)
         rc = expect_type(r, obj, "file");
+    if (!rc && in->close_inactive_ms <= in->multiline_flush_ms) {
+        size_t saved = push_key(r, "close_inactive_ms");
+        rc = fail(r, "%d is not more than multiline_flush_ms (%d): a file would be closed before "
+                     "its last record is sent", in->close_inactive_ms, in->multiline_flush_ms);
+        pop(r, saved);
+    }
     if (rc || !in->timezone)
         return rc;
     struct lme_err tzerr;
@@ -472,25 +422,14 @@ static int read_path_map(struct reader *r, json_t *obj, struct enrich_connector 
 
 static int read_notes_server(struct reader *r, json_t *obj, struct enrich_connector *c)
 {
-    static const char *const keys[] = { "host", "port", NULL };
     json_t *server = json_object_get(obj, "notes_server");
-    c->server_port = NOTES_PORT;
+    if (conf_set_defaults(&enrich_server_keys, c) != 0)
+        return lme_err_set(r->err, LME_ENOMEM, "out of memory");
     if (!server)
         return 0;
     size_t saved = push_key(r, "notes_server");
-    long long port = NOTES_PORT;
-    int rc = json_is_object(server) ? only_keys(r, server, keys)
+    int rc = json_is_object(server) ? read_table(r, server, &enrich_server_keys, c)
                                     : fail(r, "expected {\"host\": NAME, \"port\": 1352}");
-    if (!rc)
-        rc = get_string(r, server, "host", &c->server_host);
-    if (!rc && !c->server_host) {
-        size_t k = push_key(r, "host");
-        rc = fail(r, "missing (the Notes server's host name)");
-        pop(r, k);
-    }
-    if (!rc)
-        rc = get_size(r, server, "port", 1, 65535, &port);
-    c->server_port = (int)port;
     pop(r, saved);
     return rc;
 }
@@ -498,22 +437,9 @@ static int read_notes_server(struct reader *r, json_t *obj, struct enrich_connec
 static int read_connector(struct reader *r, const char *name, json_t *obj,
                           struct enrich_connector *c)
 {
-    static const char *const keys[] = { "notes_ini", "id_file", "notes_server", "service_user",
-                                        "exchconn_ini", "path_map", NULL };
     if (!(c->name = strdup(name)))
         return lme_err_set(r->err, LME_ENOMEM, "out of memory");
-    if (!json_is_object(obj))
-        return fail(r, "expected an object (notes_ini, id_file, notes_server, service_user, "
-                       "exchconn_ini, path_map)");
-    int rc = only_keys(r, obj, keys);
-    if (!rc)
-        rc = get_string(r, obj, "notes_ini", &c->notes_ini);
-    if (!rc)
-        rc = get_string(r, obj, "id_file", &c->id_file);
-    if (!rc)
-        rc = get_string(r, obj, "service_user", &c->service_user);
-    if (!rc)
-        rc = get_string(r, obj, "exchconn_ini", &c->exchconn_ini);
+    int rc = read_table(r, obj, &enrich_connector_keys, c);
     if (!rc)
         rc = read_notes_server(r, obj, c);
     if (!rc)
@@ -548,46 +474,15 @@ static int read_connectors(struct reader *r, json_t *root, struct config *cfg)
 
 static int read_enrichment(struct reader *r, json_t *root, struct config *cfg)
 {
-    static const char *const keys[] = { "enabled", "probe_cache_ms", "max_wait_ms",
-                                        "probe_timeout_ms", "context_records",
-                                        "context_max_age_ms", "probe_horizon_ms", NULL };
-    int enabled = 1;
-    long long cache = DEFAULT_PROBE_CACHE_MS, wait = DEFAULT_PROBE_WAIT_MS;
-    long long timeout = DEFAULT_PROBE_TIMEOUT_MS, records = DEFAULT_CONTEXT_RECORDS;
-    long long age = DEFAULT_CONTEXT_AGE_MS, horizon = DEFAULT_PROBE_HORIZON_MS;
     json_t *obj = json_object_get(root, "enrichment");
-    size_t saved = push_key(r, "enrichment");
-    int rc = 0;
-    if (obj && !json_is_object(obj))
-        rc = fail(r, "expected an object");
-    else if (obj)
-        rc = only_keys(r, obj, keys);
-    if (!rc && obj)
-        rc = get_bool(r, obj, "enabled", &enabled, 1);
-    if (!rc && obj)
-        rc = get_size(r, obj, "probe_cache_ms", 0, 86400000, &cache);
-    if (!rc && obj)
-        rc = get_size(r, obj, "max_wait_ms", 0, 60000, &wait);
-    if (!rc && obj)
-        rc = get_size(r, obj, "probe_timeout_ms", 10, 60000, &timeout);
-    if (!rc && obj)
-        rc = get_size(r, obj, "context_records", 1, 1024, &records);
-    if (!rc && obj)
-        rc = get_size(r, obj, "context_max_age_ms", 0, 86400000, &age);
-    if (!rc && obj)
-        rc = get_size(r, obj, "probe_horizon_ms", 0, MAX_PROBE_HORIZON_MS, &horizon);
-    pop(r, saved);
-    cfg->enrichment = (struct enrich_config){
-        .enabled = enabled,
-        .connectors = cfg->connectors,
-        .n_connectors = cfg->n_connectors,
-        .cache_ms = (int)cache,
-        .max_wait_ms = (int)wait,
-        .probe_timeout_ms = (int)timeout,
-        .context_records = (int)records,
-        .context_max_age_ms = (int)age,
-        .probe_horizon_ms = horizon,
-    };
+    int rc = conf_set_defaults(&enrich_config_keys, &cfg->enrichment);
+    if (!rc && obj) {
+        size_t saved = push_key(r, "enrichment");
+        rc = read_table(r, obj, &enrich_config_keys, &cfg->enrichment);
+        pop(r, saved);
+    }
+    cfg->enrichment.connectors = cfg->connectors;
+    cfg->enrichment.n_connectors = cfg->n_connectors;
     return rc;
 }
 
@@ -797,11 +692,8 @@ void config_free(struct config *cfg)
     for (size_t i = 0; cfg->connectors && i < cfg->n_connectors; i++) {
         struct enrich_connector *c = &cfg->connectors[i];
         free(c->name);
-        free(c->notes_ini);
-        free(c->id_file);
-        free(c->server_host);
-        free(c->service_user);
-        free(c->exchconn_ini);
+        conf_free(&enrich_connector_keys, c);
+        conf_free(&enrich_server_keys, c);
         for (size_t k = 0; c->path_map && k < c->n_path_map; k++) {
             free(c->path_map[k].windows);
             free(c->path_map[k].local);

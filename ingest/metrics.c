@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,4 +195,130 @@ int metrics_snapshot_page(struct metrics_snapshot *s, enum metrics_page page, ch
     }
     pthread_mutex_unlock(&s->mu);
     return *body ? 0 : LME_ENOMEM;
+}
+
+/* ---- counters carried across a reload ---- */
+
+struct metrics_carried {
+    char *series;
+    double value;
+};
+
+static int carried_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct metrics_carried *)a)->series,
+                  ((const struct metrics_carried *)b)->series);
+}
+
+void metrics_carry_free(struct metrics_carry *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].series);
+    free(c->v);
+    c->v = NULL;
+    c->n = 0;
+}
+
+/* Whether a sample of family `family` (its # TYPE) is carried. */
+static bool carried_type(const char *type)
+{
+    return strcmp(type, "counter") == 0 || strcmp(type, "histogram") == 0;
+}
+
+/* One sample line of an exposition text: its series (name and labels), its value, and whether
+ * its family is a counter or a histogram. */
+struct sample_line {
+    const char *start; /* the line */
+    size_t len;
+    size_t series_len; /* up to the last space */
+    double value;
+    bool carried;
+};
+
+/* The next sample line at *p (type: the family's TYPE, kept across calls). */
+static bool next_sample(const char **p, const char *end, char *type, size_t type_size,
+                        struct sample_line *s)
+{
+    while (*p < end) {
+        const char *line = *p, *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t len = nl ? (size_t)(nl - line) : (size_t)(end - line);
+        *p = nl ? nl + 1 : end;
+        if (len > 7 && strncmp(line, "# TYPE ", 7) == 0) {
+            const char *t = memrchr(line, ' ', len);
+            snprintf(type, type_size, "%.*s", (int)(line + len - t - 1), t + 1);
+        }
+        if (len == 0 || line[0] == '#')
+            continue;
+        const char *sp = memrchr(line, ' ', len);
+        if (!sp)
+            continue;
+        *s = (struct sample_line){ line, len, (size_t)(sp - line), strtod(sp + 1, NULL),
+                                   carried_type(type) };
+        return true;
+    }
+    return false;
+}
+
+int metrics_carry_take(struct metrics_carry *c, const char *text, size_t len)
+{
+    metrics_carry_free(c);
+    const char *p = text, *end = text + len;
+    char type[32] = "";
+    struct sample_line s;
+    size_t cap = 0;
+    while (next_sample(&p, end, type, sizeof(type), &s)) {
+        if (!s.carried)
+            continue;
+        if (c->n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct metrics_carried *v = realloc(c->v, ncap * sizeof(*v));
+            if (!v)
+                goto fail;
+            c->v = v;
+            cap = ncap;
+        }
+        if (!(c->v[c->n].series = strndup(s.start, s.series_len)))
+            goto fail;
+        c->v[c->n++].value = s.value;
+    }
+    if (c->n)
+        qsort(c->v, c->n, sizeof(*c->v), carried_cmp);
+    return 0;
+fail:
+    metrics_carry_free(c);
+    return LME_ENOMEM;
+}
+
+double metrics_carry_get(const struct metrics_carry *c, const char *series)
+{
+    if (!c->n)
+        return 0;
+    struct metrics_carried key = { (char *)series, 0 };
+    const struct metrics_carried *hit = bsearch(&key, c->v, c->n, sizeof(*c->v), carried_cmp);
+    return hit ? hit->value : 0;
+}
+
+int metrics_carry_apply(const struct metrics_carry *c, const char *in, size_t len,
+                        struct lme_buf *out)
+{
+    const char *p = in, *end = in + len, *copied = in;
+    char type[32] = "", series[4096];
+    struct sample_line s;
+    while (next_sample(&p, end, type, sizeof(type), &s)) {
+        if (!s.carried || !c->n || s.series_len >= sizeof(series))
+            continue;
+        snprintf(series, sizeof(series), "%.*s", (int)s.series_len, s.start);
+        double offset = metrics_carry_get(c, series);
+        if (offset == 0)
+            continue;
+        char line[4200];
+        int n = snprintf(line, sizeof(line), "%s %.17g", series, s.value + offset);
+        if (lme_buf_append(out, copied, (size_t)(s.start - copied)) != 0 ||
+            lme_buf_append(out, line, (size_t)n) != 0)
+            return LME_ENOMEM;
+        copied = s.start + s.len;
+    }
+    return lme_buf_append(out, copied, (size_t)(end - copied)) ? LME_ENOMEM : 0;
 }

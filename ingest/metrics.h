@@ -37,6 +37,29 @@ int metrics_sample(struct lme_buf *b, const char *name, const char *labels, doub
 int metrics_histogram_write(struct lme_buf *b, const char *name, const char *labels,
                             const struct metrics_histogram *h);
 
+/* Counters carried across a reload: Prometheus counters must not go down while the process
+ * lives, but a reload builds new stages whose counts start at 0. What the old pipeline last
+ * showed is taken as an offset per series (name and labels) and added to what the new one shows.
+ * Counters and histograms (_bucket, _sum, _count) are carried; gauges are not. */
+struct metrics_carry {
+    struct metrics_carried *v; /* sorted by series */
+    size_t n;
+};
+
+/* Replaces c with the counter series of an exposition text (what a pipeline last published,
+ * offsets included). Returns 0 or LME_ENOMEM (c is then empty). */
+int metrics_carry_take(struct metrics_carry *c, const char *text, size_t len);
+
+/* in with every carried counter series raised by its offset, appended to out. Returns 0 or
+ * LME_ENOMEM. */
+int metrics_carry_apply(const struct metrics_carry *c, const char *in, size_t len,
+                        struct lme_buf *out);
+
+/* The offset of one series ("name" or "name{labels}"), 0 when none. */
+double metrics_carry_get(const struct metrics_carry *c, const char *series);
+
+void metrics_carry_free(struct metrics_carry *c);
+
 enum metrics_page { METRICS_PAGE_METRICS, METRICS_PAGE_HEALTH, METRICS_PAGE_READY };
 
 struct metrics_snapshot;

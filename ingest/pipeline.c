@@ -33,7 +33,9 @@ struct pipeline {
     struct router *router;
     struct pipeline_stats view;    /* what /metrics shows, gathered from the three parts */
     struct metrics_snapshot *snap; /* NULL: no metrics endpoint */
-    struct lme_buf metrics_text;
+    struct lme_buf rendered;       /* this pipeline's own counts */
+    struct lme_buf metrics_text;   /* the same, counters raised by what earlier pipelines counted */
+    struct metrics_carry carry;    /* those earlier counts (a reload), per series */
     int64_t last_metrics_ms;
     bool ready;                    /* the inputs were scanned */
     volatile sig_atomic_t *stop, *reload;
@@ -42,6 +44,113 @@ struct pipeline {
 static bool interrupted(const struct pipeline *p)
 {
     return (p->stop && *p->stop) || (p->reload && *p->reload);
+}
+
+/* The nearest existing folder of path (itself, or an ancestor) into out. */
+static void existing_ancestor(const char *path, char *out, size_t size)
+{
+    snprintf(out, size, "%s", path);
+    struct stat st;
+    while (stat(out, &st) != 0) {
+        char *slash = strrchr(out, '/');
+        if (!slash || slash == out) {
+            snprintf(out, size, "%s", slash == out ? "/" : ".");
+            return;
+        }
+        *slash = '\0';
+    }
+}
+
+/* Whether folder (missing, or holding path) can be made: a trial folder made and removed in its
+ * nearest existing ancestor, since permissions alone do not tell (root, read-only mounts,
+ * /proc). */
+static int check_creatable(const char *what, const char *path, const char *folder,
+                           struct lme_err *err)
+{
+    char parent[PATH_MAX], trial[PATH_MAX + 32];
+    existing_ancestor(folder, parent, sizeof(parent));
+    snprintf(trial, sizeof(trial), "%s/.lme-ingest-check-XXXXXX", parent);
+    if (!mkdtemp(trial))
+        return lme_err_set(err, LME_EIO, "%s %s cannot be created in %s: %s", what, path, parent,
+                           strerror(errno));
+    rmdir(trial);
+    return 0;
+}
+
+/* state_dir: an existing one must be a folder we may write, owned by us or root, that others
+ * may not write (they could forge checkpoints: records skipped); a missing one must be
+ * creatable. */
+static int check_state_dir(const char *dir, struct lme_err *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return check_creatable("state_dir", dir, dir, err);
+    if (!S_ISDIR(st.st_mode))
+        return lme_err_set(err, LME_EINVAL, "state_dir %s is not a folder", dir);
+    if (st.st_mode & S_IWOTH)
+        return lme_err_set(err, LME_EINVAL, "state_dir %s is writable by others (chmod o-w): refused",
+                           dir);
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        return lme_err_set(err, LME_EINVAL,
+                           "state_dir %s is owned by uid %u, neither root nor the daemon's user: refused",
+                           dir, (unsigned)st.st_uid);
+    if (access(dir, W_OK | X_OK) != 0)
+        return lme_err_set(err, LME_EIO, "state_dir %s is not writable: %s", dir, strerror(errno));
+    return 0;
+}
+
+/* A file the daemon will append to: writable when it exists, else its folder (or the folder
+ * that will hold it, created with state_dir) writable. */
+static int check_writable_file(const char *what, const char *path, struct lme_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return lme_err_set(err, LME_EINVAL, "%s %s is a folder", what, path);
+        if (access(path, W_OK) != 0)
+            return lme_err_set(err, LME_EIO, "%s %s is not writable: %s", what, path, strerror(errno));
+        return 0;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    return check_creatable(what, path, dir, err);
+}
+
+/* librdkafka reads these files only when the producer starts: a missing one would stop the
+ * start, or a reload, long after check-config said "ok". */
+static int check_kafka_files(const struct kafka_sink_config *k, size_t sink, struct lme_err *err)
+{
+    static const char *const file_props[] = { "ssl.ca.location", "ssl.certificate.location",
+                                              "ssl.key.location", "ssl.crl.location",
+                                              "ssl.keystore.location", "sasl.kerberos.keytab" };
+    for (size_t i = 0; i < k->n_props; i++)
+        for (size_t f = 0; f < sizeof(file_props) / sizeof(file_props[0]); f++) {
+            const char *v = k->prop_values[i];
+            if (strcmp(k->prop_names[i], file_props[f]) != 0 || strcmp(v, "probe") == 0)
+                continue;
+            if (access(v, R_OK) != 0)
+                return lme_err_set(err, LME_EINVAL, "sinks[%zu].rdkafka: property '%s': cannot read %s: %s",
+                                   sink, k->prop_names[i], v, strerror(errno));
+        }
+    return check_writable_file("the dead-letter file", k->dead_letter_path, err);
+}
+
+int pipeline_preflight(const struct config *cfg, struct lme_err *err)
+{
+    int rc = check_state_dir(cfg->state_dir, err);
+    for (size_t i = 0; !rc && i < cfg->n_sinks; i++) {
+        const struct config_sink *s = &cfg->sinks[i];
+        if (s->type == CONFIG_SINK_KAFKA)
+            rc = check_kafka_files(&s->kafka, i, err);
+        else if (strcmp(s->file.path, "-") != 0)
+            rc = check_writable_file("the output file", s->file.path, err);
+    }
+    return rc;
 }
 
 static int make_state_dir(const char *dir, struct lme_err *err)
@@ -58,11 +167,7 @@ static int make_state_dir(const char *dir, struct lme_err *err)
     }
     if (mkdir(path, 0750) != 0 && errno != EEXIST)
         return lme_err_set(err, LME_EIO, "cannot create state_dir %s: %s", path, strerror(errno));
-    struct stat st; /* others who can write there could forge checkpoints: records skipped */
-    if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH))
-        return lme_err_set(err, LME_EINVAL, "state_dir %s is writable by others (chmod o-w): refused",
-                           path);
-    return 0;
+    return check_state_dir(path, err); /* it may have appeared meanwhile, made by someone else */
 }
 
 static void report_bad_checkpoints(const struct pipeline *p)
@@ -88,7 +193,7 @@ struct pipeline *pipeline_create(const struct config *cfg, const struct config *
         return NULL;
     }
     p->cfg = cfg;
-    if (make_state_dir(cfg->state_dir, err) != 0 ||
+    if (pipeline_preflight(cfg, err) != 0 || make_state_dir(cfg->state_dir, err) != 0 ||
         !(p->commit = commit_create(cfg->state_dir, cfg->checkpoint_interval_ms, err)))
         goto fail;
     report_bad_checkpoints(p);
@@ -112,7 +217,9 @@ void pipeline_destroy(struct pipeline *p)
     router_destroy(p->router);
     inputs_destroy(p->inputs);
     commit_destroy(p->commit);
+    lme_buf_free(&p->rendered);
     lme_buf_free(&p->metrics_text);
+    metrics_carry_free(&p->carry);
     pipeline_stats_free(&p->view);
     free(p);
 }
@@ -288,9 +395,41 @@ int pipeline_checkpoint(struct pipeline *p, struct lme_err *err)
     return commit_save(p->commit, err);
 }
 
+static const char *u64(char *buf, size_t size, uint64_t v)
+{
+    snprintf(buf, size, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+/* A sink's counter over the whole run: this pipeline's count and what earlier ones carried. */
+static uint64_t run_total(const struct pipeline *p, const char *family, const struct sink *s,
+                          uint64_t now)
+{
+    char series[256], labels[200];
+    snprintf(series, sizeof(series), "%s{%s}", family,
+             metrics_labels(labels, sizeof(labels), "sink", s->name, NULL));
+    return now + (uint64_t)metrics_carry_get(&p->carry, series);
+}
+
 void pipeline_log_stats(const struct pipeline *p)
 {
-    router_log_sinks(p->router);
+    size_t n;
+    struct sink *const *sinks = router_sinks(p->router, &n);
+    for (size_t i = 0; i < n; i++) {
+        const struct sink *k = sinks[i];
+        const struct sink_stats *s = &k->stats;
+        char v[5][24];
+        lme_log(LME_LOG_INFO, "sink totals", "sink", k->name, "accepted",
+                u64(v[0], sizeof(v[0]), run_total(p, "lme_sink_events_accepted_total", k, s->accepted)),
+                "delivered",
+                u64(v[1], sizeof(v[1]), run_total(p, "lme_sink_events_delivered_total", k, s->delivered)),
+                "dead_lettered",
+                u64(v[2], sizeof(v[2]),
+                    run_total(p, "lme_sink_events_dead_lettered_total", k, s->dead_lettered)),
+                "retried",
+                u64(v[3], sizeof(v[3]), run_total(p, "lme_sink_events_retried_total", k, s->retried)),
+                "in_flight", u64(v[4], sizeof(v[4]), s->in_flight), NULL);
+    }
     inputs_log_files(p->inputs);
 }
 
@@ -333,6 +472,30 @@ static void gather_stats(struct pipeline *p)
     p->view.latency = cs->latency;
 }
 
+/* Renders every metric into metrics_text, counters carried. Returns 0 or LME_ENOMEM. */
+static int render_metrics(struct pipeline *p, struct sink *const *sinks, size_t n_sinks,
+                          const struct lag *lags, size_t n_lags)
+{
+    gather_stats(p);
+    lme_buf_reset(&p->rendered);
+    lme_buf_reset(&p->metrics_text);
+    if (pipeline_stats_render(&p->view, p->cfg, sinks, n_sinks, router_enrich(p->router), lags,
+                              n_lags, lme_wall_ms(), &p->rendered) != 0)
+        return LME_ENOMEM;
+    return metrics_carry_apply(&p->carry, p->rendered.data, p->rendered.len, &p->metrics_text);
+}
+
+int pipeline_carry_counters(struct pipeline *next, struct pipeline *prev)
+{
+    size_t n_sinks;
+    struct sink *const *sinks = router_sinks(prev->router, &n_sinks);
+    const struct lag *lags;
+    size_t n_lags = inputs_lags(prev->inputs, &lags);
+    if (render_metrics(prev, sinks, n_sinks, lags, n_lags) != 0)
+        return LME_ENOMEM;
+    return metrics_carry_take(&next->carry, prev->metrics_text.data, prev->metrics_text.len);
+}
+
 void pipeline_publish_metrics(struct pipeline *p)
 {
     if (!p->snap)
@@ -341,7 +504,6 @@ void pipeline_publish_metrics(struct pipeline *p)
     p->last_metrics_ms = now;
     const struct lag *lags;
     size_t n_lags = inputs_lags(p->inputs, &lags);
-    gather_stats(p);
     size_t n_sinks;
     struct sink *const *sinks = router_sinks(p->router, &n_sinks);
     char reason[512];
@@ -351,9 +513,7 @@ void pipeline_publish_metrics(struct pipeline *p)
         healthy = false;
         snprintf(reason, sizeof(reason), "inputs not running (starting, reloading or stopping)");
     }
-    lme_buf_reset(&p->metrics_text);
-    if (pipeline_stats_render(&p->view, p->cfg, sinks, n_sinks, router_enrich(p->router), lags,
-                              n_lags, lme_wall_ms(), &p->metrics_text) != 0)
+    if (render_metrics(p, sinks, n_sinks, lags, n_lags) != 0)
         return; /* out of memory: the last snapshot stays */
     metrics_snapshot_publish(p->snap, p->metrics_text.data, p->metrics_text.len, healthy, reason,
                              p->ready);

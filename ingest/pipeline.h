@@ -14,6 +14,13 @@
 
 struct pipeline;
 
+/* The checks made before anything starts, shared with check-config so that its "ok" means run
+ * will start: state_dir (a folder we may write, owned by us or root, not writable by others, or
+ * creatable), the files the sinks write (output, dead-letter) and the files librdkafka will read
+ * (TLS, keytab). The metrics address is not tried: a running daemon may hold it. Returns 0 or
+ * an error with err filled. */
+int pipeline_preflight(const struct config *cfg, struct lme_err *err);
+
 /* Builds the sinks and the inputs' zones from cfg (borrowed until pipeline_destroy), creates
  * state_dir when missing and loads its checkpoints. previous is the configuration this one
  * replaces (a reload) or NULL: an input it did not have counts as new, and start_at applies to
@@ -59,6 +66,11 @@ struct metrics_snapshot;
 /* Publishes the pipeline's metrics, health and readiness to snap (borrowed) at least once a
  * second from now on; started_ms (wall clock) is when the daemon started, for uptime. */
 void pipeline_set_metrics(struct pipeline *p, struct metrics_snapshot *snap, int64_t started_ms);
+
+/* A reload: next (just built) takes over prev's counters, so that every Prometheus counter and
+ * the exit totals count the whole run, not only since the last reload. Call before destroying
+ * prev. Returns 0 or LME_ENOMEM (next then counts from 0). */
+int pipeline_carry_counters(struct pipeline *next, struct pipeline *prev);
 
 /* Publishes now (at start, before stopping). */
 void pipeline_publish_metrics(struct pipeline *p);

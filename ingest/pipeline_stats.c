@@ -191,6 +191,7 @@ static int render_sinks(struct sink *const *sinks, size_t n, struct lme_buf *b)
     static const struct {
         const char *name, *type, *help;
     } families[] = {
+        { "lme_sink_events_accepted_total", "counter", "Events handed to the sink." },
         { "lme_sink_events_delivered_total", "counter", "Events the sink settled as delivered." },
         { "lme_sink_events_retried_total", "counter", "Re-sends after transient errors." },
         { "lme_sink_events_dead_lettered_total", "counter", "Events set aside in the dead-letter file." },
@@ -199,13 +200,14 @@ static int render_sinks(struct sink *const *sinks, size_t n, struct lme_buf *b)
         { "lme_kafka_producer_queue_messages", "gauge", "Messages in librdkafka's queue." },
     };
     int rc = 0;
-    for (size_t f = 0; f < 6 && !rc; f++) {
+    for (size_t f = 0; f < sizeof(families) / sizeof(families[0]) && !rc; f++) {
         rc = metrics_family(b, families[f].name, families[f].type, families[f].help);
         for (size_t i = 0; i < n && !rc; i++) {
             const struct sink_stats *s = &sinks[i]->stats;
-            double v[6] = { (double)s->delivered, (double)s->retried, (double)s->dead_lettered,
-                            (double)s->in_flight, (double)s->in_flight_bytes, (double)s->queue };
-            if (f == 5 && s->queue < 0)
+            double v[7] = { (double)s->accepted, (double)s->delivered, (double)s->retried,
+                            (double)s->dead_lettered, (double)s->in_flight,
+                            (double)s->in_flight_bytes, (double)s->queue };
+            if (f == 6 && s->queue < 0)
                 continue; /* not a Kafka sink */
             char labels[300];
             rc = metrics_sample(b, families[f].name,

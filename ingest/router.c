@@ -206,23 +206,3 @@ const struct router_stats *router_stats(const struct router *r)
 {
     return &r->stats;
 }
-
-static const char *u64(char *buf, size_t size, uint64_t v)
-{
-    snprintf(buf, size, "%llu", (unsigned long long)v);
-    return buf;
-}
-
-void router_log_sinks(const struct router *r)
-{
-    for (size_t i = 0; i < r->n_sinks; i++) {
-        const struct sink_stats *s = &r->sinks[i]->stats;
-        char v[5][24];
-        lme_log(LME_LOG_INFO, "sink totals", "sink", r->sinks[i]->name,
-                "accepted", u64(v[0], sizeof(v[0]), s->accepted),
-                "delivered", u64(v[1], sizeof(v[1]), s->delivered),
-                "dead_lettered", u64(v[2], sizeof(v[2]), s->dead_lettered),
-                "retried", u64(v[3], sizeof(v[3]), s->retried),
-                "in_flight", u64(v[4], sizeof(v[4]), s->in_flight), NULL);
-    }
-}

@@ -68,7 +68,4 @@ struct enrich *router_enrich(const struct router *r);
 /* Counters. Borrowed until router_destroy. */
 const struct router_stats *router_stats(const struct router *r);
 
-/* Logs one line per sink: accepted, delivered, dead-lettered, retried, in flight. */
-void router_log_sinks(const struct router *r);
-
 #endif

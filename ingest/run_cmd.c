@@ -157,6 +157,11 @@ int check_config_main(int argc, char **argv)
         lme_log(LME_LOG_ERROR, "invalid configuration", "error", err.msg, NULL);
         return EXIT_USAGE;
     }
+    if (pipeline_preflight(cfg, &err) != 0) { /* what run checks before it starts */
+        lme_log(LME_LOG_ERROR, "invalid configuration", "error", err.msg, NULL);
+        config_free(cfg);
+        return EXIT_USAGE;
+    }
     printf("%s: ok (%zu input%s, %zu sink%s)\n", file, cfg->n_inputs, cfg->n_inputs == 1 ? "" : "s",
            cfg->n_sinks, cfg->n_sinks == 1 ? "" : "s");
     config_free(cfg);
@@ -332,6 +337,8 @@ static void reload(struct pipeline **p, struct config **cfg, const char *file, s
         sd_notify(0, "READY=1");
         return;
     }
+    if (pipeline_carry_counters(next, *p) != 0)
+        lme_log(LME_LOG_WARN, "counters restart from 0: out of memory while carrying them", NULL);
     pipeline_destroy(*p);
     config_free(*cfg);
     *p = next;
@@ -373,7 +380,8 @@ static int finish(struct pipeline *p, const struct config *cfg, bool once)
     stop_requested = 0;
     int64_t left = pipeline_drain(p, timeout, &stop_requested, &err);
     struct lme_err cperr;
-    if (pipeline_checkpoint(p, &cperr) != 0)
+    bool saved = pipeline_checkpoint(p, &cperr) == 0;
+    if (!saved)
         lme_log(LME_LOG_ERROR, "cannot save checkpoints", "error", cperr.msg, NULL);
     pipeline_log_stats(p);
     if (left < 0) {
@@ -386,7 +394,8 @@ static int finish(struct pipeline *p, const struct config *cfg, bool once)
         lme_log(LME_LOG_ERROR, "events not acknowledged in time", "undelivered", n, NULL);
         return EXIT_INPUT;
     }
-    return EXIT_OK;
+    /* everything was delivered, but a next run would not know: it would send it all again */
+    return saved ? EXIT_OK : EXIT_INPUT;
 }
 
 int run_cmd_main(int argc, char **argv)

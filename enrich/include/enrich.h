@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "err.h"
 #include "event.h"
 
@@ -66,6 +67,13 @@ struct enrich_config {
     int64_t probe_horizon_ms; /* a 41220 logged longer than this before its probes ran gets
                                  probe-based causes at most medium confidence */
 };
+
+/* The stage's configuration keys (conf.h): `enrichment` over struct enrich_config; each
+ * `connectors` entry over struct enrich_connector (its `notes_server` object: the second table;
+ * `path_map` is read by the loader itself). */
+extern const struct conf_table enrich_config_keys;
+extern const struct conf_table enrich_connector_keys;
+extern const struct conf_table enrich_server_keys;
 
 struct enrich_stats {
     uint64_t diagnosed;

@@ -12,7 +12,7 @@ enum {
     LME_ERANGE = -5,  /* value out of range */
 };
 
-#define LME_ERR_MSG_MAX 512
+#define LME_ERR_MSG_MAX 1024
 
 /* Owned by the caller, filled by the callee. */
 struct lme_err {

@@ -113,6 +113,9 @@ static void test_follow_keys(void **state)
                  "key 'inputs[0].encoding'", "utf-16le", NULL);
     expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":[\"/x\"],\"close_inactive_ms\":5}]}",
                  "key 'inputs[0].close_inactive_ms'", "1000", NULL);
+    /* a combination that cannot work: closed before its last record could be sent */
+    expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":[\"/x\"],\"close_inactive_ms\":2000}]}",
+                 "key 'inputs[0].close_inactive_ms'", "multiline_flush_ms (2000)", NULL);
     expect_error("{" INPUT ",\"inotify\":\"yes\"}", "key 'inotify'", "true or false", NULL);
     expect_error("{" INPUT ",\"poll_interval_ms\":0}", "key 'poll_interval_ms'", NULL);
 }
@@ -149,6 +152,10 @@ static void test_errors_name_file_key_and_expectation(void **state)
     expect_error("{", "1:", NULL);
     expect_error("[]", "expected a JSON object", NULL);
     expect_error("{\"inputz\":[]," INPUT "}", "key 'inputz'", "unknown key", "inputs", NULL);
+    /* the hint lists every key valid there, the last one too */
+    expect_error("{\"inputz\":[]," INPUT "}", "on_bad_checkpoints", NULL);
+    expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":[\"/x\"],\"pathz\":1}]}",
+                 "key 'inputs[0].pathz'", "follow_symlinks", NULL);
     expect_error("{}", "key 'inputs'", "non-empty array", NULL);
     expect_error("{\"inputs\":[{\"type\":\"file\",\"paths\":\"/x\"}]}", "key 'inputs[0].paths'",
                  "array of strings", NULL);

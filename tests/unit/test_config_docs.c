@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "enrich.h"
 #include "file_sink.h"
 #include "inputs.h"
 #include "kafka_sink.h"
@@ -29,6 +30,8 @@ static const struct {
     { &inputs_config_keys, "## `inputs[]`" },
     { &kafka_sink_config_keys, "## `sinks[]`: `{\"type\": \"kafka\"" },
     { &file_sink_config_keys, "## `sinks[]`: `{\"type\": \"file\"" },
+    { &enrich_connector_keys, "## `connectors`" },
+    { &enrich_config_keys, "## `enrichment`" },
 };
 
 struct row {
