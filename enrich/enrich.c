@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "context.h"
 #include "diagnosis.h"
 #include "hash.h"
@@ -50,13 +51,6 @@ struct enrich {
     } made[MADE_CACHE];
     uint64_t uses;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int enrich_wants(const struct lme_event *ev)
 {
@@ -119,7 +113,7 @@ static void *probe_thread(void *arg)
         if (!rc) {
             s->report = r;
             s->have = true;
-            s->done_ms = mono_ms();
+            s->done_ms = lme_mono_ms();
             s->rounds++;
             e->stats.probe_rounds++;
         }
@@ -191,15 +185,15 @@ static int latest_report(struct enrich *e, long i, void (*waiting)(void *), void
                          uint64_t *round, int64_t *probed_at_ms)
 {
     struct slot *s = &e->slots[i];
-    int64_t deadline = mono_ms() + e->cfg.max_wait_ms;
+    int64_t deadline = lme_mono_ms() + e->cfg.max_wait_ms;
     pthread_mutex_lock(&e->mu);
-    bool fresh = s->have && mono_ms() - s->done_ms < e->cfg.cache_ms;
+    bool fresh = s->have && lme_mono_ms() - s->done_ms < e->cfg.cache_ms;
     uint64_t rounds = s->rounds;
     if (!fresh && !s->running && !s->requested) {
         s->requested = true;
         pthread_cond_broadcast(&e->wake);
     }
-    while (!fresh && s->rounds == rounds && mono_ms() < deadline) {
+    while (!fresh && s->rounds == rounds && lme_mono_ms() < deadline) {
         if (waiting) {
             pthread_mutex_unlock(&e->mu);
             waiting(ctx);

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 
 #define DECIDED 1 /* a step's return: r holds the answer, stop */
@@ -63,13 +64,6 @@ const char *probe_net_status_name(enum probe_net_status s)
     case PROBE_NET_UNREACHABLE: return "unreachable";
     }
     return "invalid";
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- resolving ---- */
@@ -192,7 +186,7 @@ static int resolve(const char *host, int port, int64_t start, int64_t deadline,
     int rc = 0, sys_errno = 0;
     bool done = lookup_wait(l, deadline, &rc, &sys_errno, res);
     lookup_release(l); /* an unfinished lookup frees itself when getaddrinfo returns */
-    r->resolve_ms = (int)(now_ms() - start);
+    r->resolve_ms = (int)(lme_mono_ms() - start);
     if (!done) {
         set(r, PROBE_NET_RESOLVE_TIMEOUT,
             "%s was not resolved within %d ms: the DNS server may be down or unreachable", host, r->resolve_ms);
@@ -224,7 +218,7 @@ static int wait_connected(int fd, int64_t deadline)
 {
     struct pollfd p = { .fd = fd, .events = POLLOUT };
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - lme_mono_ms();
         if (left <= 0)
             return ETIMEDOUT;
         int n = poll(&p, 1, (int)left);
@@ -287,8 +281,8 @@ static int connect_any(const char *host, int port, const struct addrinfo *res, i
     char ip[INET6_ADDRSTRLEN + 16];
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
         n++;
-    for (const struct addrinfo *ai = res; ai && now_ms() < deadline; ai = ai->ai_next, tried++) {
-        int64_t begin = now_ms();
+    for (const struct addrinfo *ai = res; ai && lme_mono_ms() < deadline; ai = ai->ai_next, tried++) {
+        int64_t begin = lme_mono_ms();
         share_ms = (int)((deadline - begin) / (n - tried));
         bool sock_failed;
         format_address(ai, port, ip, sizeof(ip), r);
@@ -296,7 +290,7 @@ static int connect_any(const char *host, int port, const struct addrinfo *res, i
         if (sock_failed && out_of_resources(e))
             return LME_ENOMEM;
         if (e == 0) {
-            r->connect_ms = (int)(now_ms() - begin);
+            r->connect_ms = (int)(lme_mono_ms() - begin);
             set(r, PROBE_NET_REACHABLE, "%s:%d accepted a TCP connection at %s in %d ms", host, port,
                 r->address, r->connect_ms);
             return 0;
@@ -331,7 +325,7 @@ int probe_net_connect(const char *host, int port, int timeout_ms, struct probe_n
     int rc = check_args(host, port, timeout_ms, r);
     if (rc != 0)
         return rc;
-    int64_t start = now_ms(), deadline = start + timeout_ms;
+    int64_t start = lme_mono_ms(), deadline = start + timeout_ms;
     struct addrinfo *res = NULL;
     rc = resolve(host, port, start, deadline, r, &res);
     if (rc == 0) {

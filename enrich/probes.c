@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ini.h"
 #include "winpath.h"
 
@@ -25,13 +26,6 @@ struct round {
     struct probe_report *r;
     struct probe_share spare;  /* a share looked at when r->shares is full (never, see probes.h) */
 };
-
-static int64_t now_ms(int clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *probes_ini_status_name(enum probe_ini_status s)
 {
@@ -380,8 +374,8 @@ int probes_run(const struct enrich_connector *c, int timeout_ms, struct probe_re
         return LME_ENOMEM;
     for (size_t i = 0; i < c->n_path_map; i++)
         rd.map[i] = (struct winpath_map){ c->path_map[i].windows, c->path_map[i].local };
-    int64_t start = now_ms(CLOCK_MONOTONIC);
-    r->probed_at_ms = now_ms(CLOCK_REALTIME);
+    int64_t start = lme_mono_ms();
+    r->probed_at_ms = lme_wall_ms();
     if (gethostname(r->collector, sizeof(r->collector) - 1) != 0)
         snprintf(r->collector, sizeof(r->collector), "this collector");
     char id_local[PATH_MAX] = "";
@@ -396,7 +390,7 @@ int probes_run(const struct enrich_connector *c, int timeout_ms, struct probe_re
     }
     if (!rc)
         probe_exchconn(&rd);
-    r->took_ms = (int)(now_ms(CLOCK_MONOTONIC) - start);
+    r->took_ms = (int)(lme_mono_ms() - start);
     free(rd.map);
     return rc;
 }

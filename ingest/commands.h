@@ -6,6 +6,7 @@ enum {
     EXIT_OK = 0,
     EXIT_INPUT = 1, /* an input could not be read, or the output could not be written */
     EXIT_USAGE = 2, /* bad command line or configuration */
+    EXIT_UNVERIFIED = 3, /* diagnose: nothing failed, but some check could not be made */
 };
 
 /* lme-ingest parse [--timezone ZONE] [--host NAME] [--max-record-bytes N] [--encoding ENC] [-q]

@@ -13,7 +13,6 @@
 #include "log.h"
 
 /* Its own status: "could not tell" must not read as healthy (0) nor as a fault (1). */
-#define EXIT_UNVERIFIED 3
 
 struct options {
     const char *config;

@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "commands.h"
 #include "config.h"
 #include "decode.h"
 #include "event_json.h"
+#include "io.h"
 #include "log.h"
 #include "parser.h"
 #include "tz.h"
@@ -66,35 +68,14 @@ void parse_cmd_usage(void)
            "See lme-ingest(8) (man lme-ingest) and docs/schema.md.\n");
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int flush_out(struct parse_run *run)
 {
     if (run->out.len == 0)
         return 0;
-    int rc = write_all(STDOUT_FILENO, run->out.data, run->out.len);
+    int rc = lme_write_all(STDOUT_FILENO, run->out.data, run->out.len);
     lme_buf_reset(&run->out);
     if (rc != 0) {
-        lme_log(LME_LOG_ERROR, "cannot write output", "error", strerror(errno), NULL);
+        lme_log(LME_LOG_ERROR, "cannot write output", "error", strerror(-rc), NULL);
         run->out_failed = true;
         return LME_EIO;
     }
@@ -133,8 +114,8 @@ static int read_into_parser(struct parse_run *run, int fd, const char *name, str
             lme_log(LME_LOG_ERROR, "cannot read input", "file", name, "error", strerror(errno), NULL);
             return EXIT_INPUT;
         }
-        int rc = n == 0 ? decode_finish(d, now_ms(), on_event, run)
-                        : decode_feed(d, run->chunk, (size_t)n, now_ms(), on_event, run);
+        int rc = n == 0 ? decode_finish(d, lme_wall_ms(), on_event, run)
+                        : decode_feed(d, run->chunk, (size_t)n, lme_wall_ms(), on_event, run);
         if (rc == LME_ENOMEM)
             lme_log(LME_LOG_ERROR, "out of memory", "file", name, NULL);
         if (rc != 0)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "config.h"
 #include "http.h"
@@ -175,13 +176,6 @@ struct services {
     char *listen; /* what http listens on */
     int64_t started_ms;
 };
-
-static int64_t wall_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void apply_log_settings(const struct config *cfg)
 {
@@ -418,7 +412,7 @@ int run_cmd_main(int argc, char **argv)
                               "connectors' files and write access to state_dir (docs/deploy.md)",
                 NULL);
     raise_nofile_limit();
-    struct services sv = { .started_ms = wall_now_ms() };
+    struct services sv = { .started_ms = lme_wall_ms() };
     struct pipeline *p = NULL;
     if (start_metrics_endpoint(&sv, cfg, file, &err) != 0 ||
         !(p = pipeline_create(cfg, NULL, &err))) {

@@ -269,7 +269,8 @@ def build():
     p.append({
         "type": "state-timeline", "id": nid(), "title": "Probe health by connector and check",
         "description": "lme_probe_ok: 1 when the check passed in the last probe round, 0 when "
-                       "it failed; empty before a round.",
+                       "it failed; empty before a round and for a check that could not be made "
+                       "(unverified).",
         "datasource": DS, "gridPos": {"h": 8, "w": 12, "x": 12, "y": y},
         "targets": [target("min by (connector, check) (lme_probe_ok)",
                            "{{connector}} · {{check}}")],

@@ -5,10 +5,13 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "json_str.h"
 
 static atomic_int min_level = LME_LOG_INFO;
 static atomic_int format = LME_LOG_LOGFMT;
@@ -72,25 +75,17 @@ static void put_value(struct line *l, const char *v)
     put(l, "\"", 1);
 }
 
-/* A JSON string; bytes that are not plain ASCII are escaped or, for UTF-8, kept (the log's own
- * values are ASCII and UTF-8 paths; a stray byte becomes \u00XX, still valid JSON). */
+/* A JSON string through the shared escaper (json_str.h): UTF-8 stays UTF-8 (a path with an
+ * accent reads as itself), other bytes are their Windows-1252 characters, controls are escaped.
+ * Values past LOG_JSON_VALUE_MAX bytes are cut: the record is cut at its buffer anyway. */
+#define LOG_JSON_VALUE_MAX 1024
+
 static void put_json_string(struct line *l, const char *v)
 {
-    put(l, "\"", 1);
-    for (; *v; v++) {
-        unsigned char c = (unsigned char)*v;
-        if (c == '"' || c == '\\') {
-            char esc[2] = { '\\', (char)c };
-            put(l, esc, 2);
-        } else if (c < ' ' || c >= 0x80) {
-            char esc[8];
-            int n = snprintf(esc, sizeof(esc), "\\u%04x", c);
-            put(l, esc, (size_t)n);
-        } else {
-            put(l, (const char *)&c, 1);
-        }
-    }
-    put(l, "\"", 1);
+    char esc[LME_JSON_STRING_MAX(LOG_JSON_VALUE_MAX)];
+    bool non_utf8;
+    char *end = lme_json_put_string(esc, v, strnlen(v, LOG_JSON_VALUE_MAX), &non_utf8);
+    put(l, esc, (size_t)(end - esc));
 }
 
 static void put_time(struct line *l)

@@ -1,13 +1,15 @@
 /* docs/config.md against the key tables (conf.h): every table's keys are the rows of the docs'
  * table for that place, no more, no less, and every default the docs give (and every range "A to
- * B" they name) is the table's. So the reference cannot drift from the code that reads the keys.
- * Usage: test_config_docs DOCS/config.md */
+ * B" every integer key's row gives) is the table's, and the man page names every key. So the
+ * reference cannot drift from the code that reads the keys.
+ * Usage: test_config_docs DOCS/config.md DEPLOY/lme-ingest.8 */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 #include "inputs.h"
 #include "kafka_sink.h"
 
-static char *docs;
+static char *docs, *man;
 
 /* Which heading of docs/config.md documents which table. */
 static const struct {
@@ -118,11 +120,15 @@ static void check_default(const char *where, const struct conf_key *k, const str
                  r->dflt, want);
 }
 
-/* A range "A to B" in the docs' row must be the table's. */
+/* Every integer key's row gives its range "A to B", and it is the table's. */
 static void check_range(const char *where, const struct conf_key *k, const struct row *r)
 {
     if (k->type != CONF_INT)
         return;
+    char want[64];
+    snprintf(want, sizeof(want), "%lld to %lld", k->min, k->max);
+    if (!strstr(r->meaning, want))
+        fail_msg("%s: key %s: docs/config.md does not give its range (%s)", where, k->name, want);
     for (const char *p = r->meaning; (p = strstr(p, " to ")) != NULL; p += 4) {
         const char *a = p;
         while (a > r->meaning && a[-1] >= '0' && a[-1] <= '9')
@@ -159,6 +165,36 @@ static void test_every_table_matches_its_docs(void **state)
     }
 }
 
+static bool word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Whether word appears in text on its own (not inside a longer name). */
+static bool has_word(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = text; (p = strstr(p, word)) != NULL; p += n)
+        if ((p == text || !word_char(p[-1])) && !word_char(p[n]))
+            return true;
+    return false;
+}
+
+/* The man page names every key of every table. */
+static void test_the_man_page_names_every_key(void **state)
+{
+    (void)state;
+    for (size_t p = 0; p < sizeof(places) / sizeof(places[0]); p++) {
+        const struct conf_table *t = places[p].table;
+        for (size_t i = 0; i < t->n; i++) {
+            if (strcmp(t->keys[i].name, "type") == 0)
+                continue; /* the discriminator: "file", "kafka" are named */
+            if (!has_word(man, t->keys[i].name))
+                fail_msg("%s: key %s is not in the man page", t->where, t->keys[i].name);
+        }
+    }
+}
+
 static void test_tables_are_well_formed(void **state)
 {
     (void)state;
@@ -178,24 +214,34 @@ static void test_tables_are_well_formed(void **state)
     }
 }
 
-int main(int argc, char **argv)
+/* The whole file at path, or NULL. */
+static char *slurp(const char *path)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DOCS/config.md\n", argv[0]);
-        return 2;
-    }
-    FILE *f = fopen(argv[1], "r");
+    FILE *f = fopen(path, "r");
     if (!f) {
-        perror(argv[1]);
-        return 1;
+        perror(path);
+        return NULL;
     }
-    static char text[1 << 20];
-    size_t len = fread(text, 1, sizeof(text) - 1, f);
+    static char texts[2][1 << 20];
+    static int next;
+    char *text = texts[next++ % 2];
+    size_t len = fread(text, 1, sizeof(texts[0]) - 1, f);
     fclose(f);
     text[len] = '\0';
-    docs = text;
+    return text;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s DOCS/config.md DEPLOY/lme-ingest.8\n", argv[0]);
+        return 2;
+    }
+    if (!(docs = slurp(argv[1])) || !(man = slurp(argv[2])))
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_table_matches_its_docs),
+        cmocka_unit_test(test_the_man_page_names_every_key),
         cmocka_unit_test(test_tables_are_well_formed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,11 +94,15 @@ static void test_json_format_is_one_object_per_line(void **state)
     int fds[2], saved;
     capture_begin(fds, &saved);
     lme_log_set_format(LME_LOG_JSON);
-    lme_log(LME_LOG_ERROR, "cannot open \"input\"", "file", "/x y\n.log", "b", "\x01\xe9", NULL);
+    lme_log(LME_LOG_ERROR, "cannot open \"input\"", "file", "/x y\n.log", "b", "\x01\xe9", "utf8",
+            "/mnt/exch01/d/caf\xc3\xa9.log", NULL);
     const char *out = capture_end(fds, saved);
     assert_memory_equal(out, "{\"time\":\"", 9);
+    /* the shared escaper: a UTF-8 path stays itself (it became "caf\u00c3\u00a9" before), a
+     * stray byte is its Windows-1252 character, controls are escaped */
     assert_non_null(strstr(out, "Z\",\"level\":\"error\",\"msg\":\"cannot open \\\"input\\\"\","
-                                "\"file\":\"/x y\\u000a.log\",\"b\":\"\\u0001\\u00e9\"}\n"));
+                                "\"file\":\"/x y\\n.log\",\"b\":\"\\u0001\xc3\xa9\","
+                                "\"utf8\":\"/mnt/exch01/d/caf\xc3\xa9.log\"}\n"));
 
     char big[6000]; /* cut short, it still closes its string and object */
     memset(big, '\\', sizeof(big) - 1);
