@@ -471,16 +471,18 @@ static int scan_glob(struct inputs *in, uint32_t input, const char *pattern, boo
                      bool once, struct lme_err *err)
 {
     const struct config_input *ci = &in->cfg->inputs[input];
-    char dir[PATH_MAX], root[PATH_MAX];
-    watch_glob_dir(pattern, dir, sizeof(dir));
-    if (!realpath(dir, root))
-        return 0; /* the folder is not there (yet) */
     glob_t g;
     int grc = glob(pattern, 0, NULL, &g);
     if (grc == GLOB_NOMATCH && at_start)
         lme_log(LME_LOG_WARN, "no file matches (yet)", "path", pattern, NULL);
     if (grc != 0)
         return 0;
+    char dir[PATH_MAX], root[PATH_MAX];
+    watch_glob_dir(pattern, dir, sizeof(dir));
+    if (!realpath(dir, root)) { /* the folder went away since the glob */
+        globfree(&g);
+        return 0;
+    }
     int rc = 0;
     for (size_t k = 0; k < g.gl_pathc && !rc; k++) {
         const char *why = refusal(ci, g.gl_pathv[k], root);
