@@ -579,21 +579,25 @@ static struct input_file *longest_waiting(struct inputs *in)
     return best;
 }
 
-/* Opens f again within the budget, closing another file for it when needed. */
-static bool give_descriptor(struct inputs *in, struct input_file *f, int64_t now, bool any)
+/* Opens f again within the budget (open: the files open now, kept up to date), closing another
+ * file for it when needed. */
+static bool give_descriptor(struct inputs *in, struct input_file *f, int64_t now, bool any,
+                            size_t *open)
 {
-    if (open_files(in) >= in->max_open) {
+    if (*open >= in->max_open) {
         struct input_file *victim = eviction_victim(in, now, f, any);
         if (!victim)
             return false;
         source_suspend(&victim->src);
         /* back in turn when it has more to read; else the next scan sees it change */
         victim->waiting = victim->src.tail.offset < victim->src.tail.size;
+        (*open)--;
     }
     struct lme_err err;
     f->waiting = false;
     if (source_resume(&f->src, &err) != 0)
         return true; /* replaced meanwhile: the next scan meets the new file */
+    (*open)++;
     f->last_growth_ms = f->opened_ms = now;
     f->flushed = false;
     return true;
@@ -621,10 +625,10 @@ static void count_waiting(struct inputs *in)
 static void balance(struct inputs *in)
 {
     int64_t now = lme_mono_ms();
-    size_t moves = 0;
+    size_t moves = 0, open = open_files(in);
     struct input_file *f;
     while ((f = longest_waiting(in)) != NULL && moves++ < in->max_open)
-        if (!give_descriptor(in, f, now, false))
+        if (!give_descriptor(in, f, now, false, &open))
             break;
     count_waiting(in);
 }
@@ -833,8 +837,9 @@ int inputs_backfill(struct inputs *in, origin_emit_fn emit, void *ctx, bool *don
         if (!used(&in->files[i]) || in->files[i].done)
             continue;
         *done = false;
+        size_t open = open_files(in);
         if (in->files[i].src.tail.fd < 0 &&
-            !give_descriptor(in, &in->files[i], lme_mono_ms(), true))
+            !give_descriptor(in, &in->files[i], lme_mono_ms(), true, &open))
             return lme_err_set(err, LME_EIO, "no descriptor for %s", in->files[i].src.tail.path);
         count_waiting(in);
         bool eof = false;

@@ -38,6 +38,8 @@ struct pipeline {
     struct metrics_carry carry;    /* those earlier counts (a reload), per series */
     int64_t last_metrics_ms;
     bool ready;                    /* the inputs were scanned */
+    int64_t save_failing_since;    /* monotonic; 0: the last save worked */
+    int64_t save_error_logged_ms;
     volatile sig_atomic_t *stop, *reload;
 };
 
@@ -226,12 +228,27 @@ void pipeline_destroy(struct pipeline *p)
 
 /* ---- the main loop's chores ---- */
 
+#define SAVE_ERROR_LOG_MS 60000 /* while saves keep failing, say so this often */
+
+/* A failed save keeps the last good file; commit says when to try again (every interval), and
+ * the log says it when saves start failing, once a minute while they fail, and when they work
+ * again: a full disk must not write two error lines a second. */
 static void save_checkpoints(struct pipeline *p)
 {
     struct lme_err err;
-    /* a failed save keeps the last good file; commit says when to try again */
-    if (commit_save(p->commit, &err) != 0)
+    int64_t now = lme_mono_ms();
+    if (commit_save(p->commit, &err) == 0) {
+        if (p->save_failing_since)
+            lme_log(LME_LOG_INFO, "checkpoints saved again", NULL);
+        p->save_failing_since = 0;
+        return;
+    }
+    if (!p->save_failing_since || now - p->save_error_logged_ms >= SAVE_ERROR_LOG_MS) {
         lme_log(LME_LOG_ERROR, "cannot save checkpoints", "error", err.msg, NULL);
+        p->save_error_logged_ms = now;
+    }
+    if (!p->save_failing_since)
+        p->save_failing_since = now;
 }
 
 /* Between reads: committed offsets move, checkpoints are saved when due, metrics published. */

@@ -182,12 +182,16 @@ int router_send(void *ctx, const struct lme_event *ev, const struct origin *from
     uint64_t token;
     if (commit_add(r->commit, from->file, ev->end_offset, from->read_ms, &token) != 0)
         return lme_err_set(err, LME_ENOMEM, "router: out of memory");
+    /* held until every sink took it: a send that fails leaves it uncommitted for good, and a
+     * sink that settles inside send() cannot let it commit before the next sink has it */
+    commit_expect(r->commit, token, 1);
     for (size_t i = 0; i < r->n_sinks; i++) {
         int copies = r->sinks[i]->ops->send(r->sinks[i], ev, r->json.data, r->json.len, token, err);
         if (copies < 0)
             return copies;
         commit_expect(r->commit, token, copies);
     }
+    commit_settle(r->commit, token);
     return wait_for_budget(r, err);
 }
 
