@@ -158,6 +158,28 @@ static void test_check_config_refuses_what_run_refuses(void **state)
     expect_agreement("an unknown key", true, "unknown key");
 }
 
+/* run --once that delivered everything but could not save its checkpoints exits 1: the next run
+ * would send it all again, and a backfill script must know. The save is made to fail by a folder
+ * where the temporary checkpoints file goes. */
+static void test_once_exits_1_when_checkpoints_cannot_be_saved(void **state)
+{
+    (void)state;
+    assert_int_equal(mkdir(in_tmp("logs"), 0755), 0);
+    const char *rec = "1998/03/17 22:22:50 - LME-NOTES-MEXNTS(018b) 1 41220:Error: no Notes "
+                      "Session Open >> ntshcs(2317)\r\n";
+    assert_int_equal(write_file(in_tmp("logs/a.log"), rec, strlen(rec)), 0);
+    write_config(in_tmp("state"), "", file_sink(in_tmp("out.jsonl")));
+    struct outcome o;
+    run("run", true, &o);
+    assert_int_equal(o.status, 0);
+    assert_int_equal(mkdir(in_tmp("state/.checkpoints.json.tmp"), 0750), 0);
+    assert_int_equal(write_file(in_tmp("logs/b.log"), rec, strlen(rec)), 0);
+    run("run", true, &o);
+    fprintf(stderr, "checkpoints not saved: run --once exit %d: %s\n", o.status, o.reason);
+    assert_int_equal(o.status, 1);
+    assert_non_null(strstr(o.reason, "checkpoints"));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -167,6 +189,8 @@ int main(int argc, char **argv)
     binary = argv[1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_check_config_refuses_what_run_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_once_exits_1_when_checkpoints_cannot_be_saved, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
