@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,7 +608,10 @@ void diagnosis_make(const struct enrich_connector *connector, const struct probe
                     const struct context_signals *signals, const struct diagnosis_age *age,
                     bool for_event, struct diagnosis *d)
 {
-    memset(d, 0, sizeof(*d));
+    /* the header only: every entry of the arrays is written whole when it is added, and zeroing
+     * them all (about 70 KiB) cost more than the whole rest of a diagnosis */
+    memset(d, 0, offsetof(struct diagnosis, findings));
+    d->n_findings = d->n_evidence = d->n_remediation = 0;
     d->connector = connector;
     d->probed = report != NULL;
     d->old_event = report && age && age->age_ms > age->horizon_ms;
