@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libpcre2-dev
           libmicrohttpd-dev libsystemd-dev libcmocka-dev kcat tzdata curl systemd man-db
-          groff-base clang libclang-rt-dev valgrind)
+          groff-base clang libclang-rt-dev valgrind python3-jsonschema)
 
 die() { echo "quickstart: $*" >&2; exit 1; }
 

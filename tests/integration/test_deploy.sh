@@ -50,7 +50,7 @@ expected=(usr/bin/lme-ingest
           usr/share/doc/lme-ingest/examples/lme-ingest.json
           usr/share/doc/lme-ingest/examples/collector.json
           usr/share/doc/lme-ingest/examples/daemonset.yaml)
-for md in "$src"/docs/*.md; do
+for md in "$src"/docs/*.md "$src"/docs/*.json; do
     expected+=("usr/share/doc/lme-ingest/$(basename "$md")")
 done
 missing=0

@@ -219,6 +219,7 @@ static void tally_topic(const char *brokers, uint32_t n, struct tally *t)
         json_t *ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(ev))
             fail_msg("message value is not a JSON object (%s): %s", jerr.text, line);
+        events_seen(line, len);
         long seq = writer_seq_of(event_str(ev, "event.original"));
         const char *id = event_str(ev, "event.id");
         if (seq < 0 || (uint32_t)seq >= n || !id || strlen(id) != 32)

@@ -6,8 +6,14 @@
 #include <stddef.h>
 
 /* Parses JSON Lines into an array of objects (new reference). Returns NULL, after printing the
- * offending line, when a line is not a JSON object. */
+ * offending line, when a line is not a JSON object. Every line is also handed to events_seen. */
 json_t *events_parse(const char *text, size_t len);
+
+/* An event a test read (one JSON line, no line end). When LME_EVENTS_SEEN names a folder, each
+ * distinct line (the first 10,000 of a process) is appended to a file of this process's there,
+ * so that a last test validates the events the suite saw against docs/event.schema.json
+ * (tests/tools/validate_events.py). */
+void events_seen(const char *line, size_t len);
 
 /* Looks up a dotted path ("log.origin.file.name") through nested objects; borrowed or NULL. */
 json_t *event_get(json_t *ev, const char *dotted);
