@@ -37,19 +37,6 @@ static char *tmp;
 #define IN_FLIGHT_BYTES (1 << 20) /* the smallest budget the daemon accepts */
 #define CHECKPOINT_MS 200
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* tmp/name into path (PATH_MAX bytes); returns path. */
 static char *path_in_tmp(char *path, const char *name)
 {

@@ -61,19 +61,6 @@ static const char *in_tmp(const char *name)
     return p;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-    nanosleep(&ts, NULL);
-}
-
 /* A loopback socket bound to a port nobody uses; listening when asked (a port in use). */
 static int bound_socket(int *port, bool listening)
 {
@@ -86,13 +73,6 @@ static int bound_socket(int *port, bool listening)
         assert_int_equal(listen(fd, 4), 0);
     *port = ntohs(a.sin_port);
     return fd;
-}
-
-static int free_port(void)
-{
-    int port;
-    close(bound_socket(&port, false));
-    return port;
 }
 
 /* Connects to 127.0.0.1:port within timeout_ms; returns a non-blocking socket or -1. */
@@ -122,7 +102,7 @@ static int connect_to(int port, int timeout_ms)
  * HTTP status (the whole answer in out, NUL-terminated) or -1. */
 static int exchange(int port, const char *request, int timeout_ms, char *out, size_t size)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = mono_ms() + timeout_ms;
     int fd = connect_to(port, timeout_ms);
     if (fd < 0)
         return -1;
@@ -132,7 +112,7 @@ static int exchange(int port, const char *request, int timeout_ms, char *out, si
         return -1;
     }
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - mono_ms();
         struct pollfd p = { fd, POLLIN, 0 };
         if (left <= 0 || poll(&p, 1, (int)left) != 1 || got + 1 >= size)
             break;
@@ -144,7 +124,7 @@ static int exchange(int port, const char *request, int timeout_ms, char *out, si
     close(fd);
     out[got] = '\0';
     int status;
-    return sscanf(out, "HTTP/1.%*d %d", &status) == 1 && now_ms() <= deadline ? status : -1;
+    return sscanf(out, "HTTP/1.%*d %d", &status) == 1 && mono_ms() <= deadline ? status : -1;
 }
 
 static int get(int port, const char *path, int timeout_ms, char *out, size_t size)
@@ -163,7 +143,7 @@ static int health(int port, int timeout_ms)
 
 static int wait_health(int port, int timeout_ms)
 {
-    for (int64_t end = now_ms() + timeout_ms; now_ms() < end; sleep_ms(50))
+    for (int64_t end = mono_ms() + timeout_ms; mono_ms() < end; sleep_ms(50))
         if (health(port, 1000) == 200)
             return 1;
     return 0;
@@ -284,7 +264,7 @@ static const int every_ms[KINDS] = { 3000, 250 };
 static void client_open(struct load *l, struct client *c)
 {
     c->fd = connect_to(l->port, 1000);
-    c->connected_ms = now_ms();
+    c->connected_ms = mono_ms();
     c->next_send_ms = c->connected_ms + every_ms[c->kind];
     if (c->fd >= 0)
         send(c->fd, "GET /health HTTP/1.1\r\n", 22, MSG_NOSIGNAL);
@@ -293,7 +273,7 @@ static void client_open(struct load *l, struct client *c)
 /* The server closed it (end of file, reset, or a write refused): count it, open another. */
 static void client_cut(struct load *l, struct client *c)
 {
-    int64_t age = now_ms() - c->connected_ms;
+    int64_t age = mono_ms() - c->connected_ms;
     int k = c->kind;
     if (l->cuts[k]++ == 0 || age < l->min_age[k])
         l->min_age[k] = age;
@@ -316,7 +296,7 @@ static void client_step(struct load *l, struct client *c, short revents)
             client_cut(l, c);
         return;
     }
-    if (now_ms() < c->next_send_ms)
+    if (mono_ms() < c->next_send_ms)
         return;
     c->next_send_ms += every_ms[c->kind];
     if (send(c->fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) != 11)
@@ -413,10 +393,10 @@ static void test_health_answers_despite_slow_clients(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, load_main, l), 0);
     int64_t worst = 0, checks = 0, failures = 0;
-    for (int64_t end = now_ms() + 13000; now_ms() < end; sleep_ms(100), checks++) {
-        int64_t t0 = now_ms();
+    for (int64_t end = mono_ms() + 13000; mono_ms() < end; sleep_ms(100), checks++) {
+        int64_t t0 = mono_ms();
         int status = health(port, 1000);
-        int64_t took = now_ms() - t0;
+        int64_t took = mono_ms() - t0;
         worst = took > worst ? took : worst;
         if (status != 200) {
             failures++;
@@ -463,9 +443,9 @@ static void run_expecting_failure(const char *listen, const char *reason)
     write_config("bad.json", listen, "logfmt");
     char *argv[] = { (char *)binary, "run", "--config", (char *)in_tmp("bad.json"), NULL };
     struct run_result res;
-    int64_t t0 = now_ms();
+    int64_t t0 = mono_ms();
     assert_int_equal(run_cmd(argv, NULL, 0, &res), 0);
-    assert_true(now_ms() - t0 < 10000);
+    assert_true(mono_ms() - t0 < 10000);
     assert_int_equal(res.status, 2);
     char want[512];
     snprintf(want, sizeof(want), "bad.json: key 'metrics.listen': ");
@@ -496,12 +476,12 @@ static void test_unusable_address_stops_the_start(void **state)
 /* Waits until the log at path holds text (the whole file, however long). */
 static bool log_has(const char *path, const char *text, int timeout_ms)
 {
-    for (int64_t end = now_ms() + timeout_ms;; sleep_ms(20)) {
+    for (int64_t end = mono_ms() + timeout_ms;; sleep_ms(20)) {
         size_t len;
         char *log = read_file(path, &len);
         bool found = log && strstr(log, text);
         free(log);
-        if (found || now_ms() >= end)
+        if (found || mono_ms() >= end)
             return found;
     }
 }
@@ -521,7 +501,7 @@ static void reload_with(struct proc *d, const char *listen, const char *log, int
     char want[64];
     snprintf(want, sizeof(want), "msg=reloaded");
     /* the n-th "reloaded": wait for the log to hold as many */
-    for (int64_t end = now_ms() + 15000;; sleep_ms(20)) {
+    for (int64_t end = mono_ms() + 15000;; sleep_ms(20)) {
         size_t len;
         char *text = read_file(in_tmp(log), &len);
         int n = 0;
@@ -530,7 +510,7 @@ static void reload_with(struct proc *d, const char *listen, const char *log, int
         free(text);
         if (n >= reloads)
             return;
-        assert_true(now_ms() < end);
+        assert_true(mono_ms() < end);
     }
 }
 
@@ -634,7 +614,7 @@ static void test_descriptors_above_fd_setsize(void **state)
 
     bool low_taken = false;
     int fds = 0;
-    for (int64_t end = now_ms() + 30000; now_ms() < end && !(fds > MANY_FILES && low_taken);
+    for (int64_t end = mono_ms() + 30000; mono_ms() < end && !(fds > MANY_FILES && low_taken);
          sleep_ms(50))
         fds = daemon_fds(d.pid, &low_taken);
     fprintf(stderr, "the daemon holds %d descriptors\n", fds);
@@ -645,9 +625,9 @@ static void test_descriptors_above_fd_setsize(void **state)
     assert_true(log_has(in_tmp("fds.log"), want, 1000));
 
     for (int i = 0; i < 20; i++) {
-        int64_t t0 = now_ms();
+        int64_t t0 = mono_ms();
         assert_int_equal(health(port, 1000), 200);
-        assert_true(now_ms() - t0 < 1000);
+        assert_true(mono_ms() - t0 < 1000);
     }
     size_t size = 4 << 20;
     char *page = malloc(size);

@@ -62,37 +62,12 @@ static const char *in_tmp(const char *name)
     return p;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-    nanosleep(&ts, NULL);
-}
-
 static void append(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-}
-
-/* A port nobody listens on now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 /* /health's status through curl within a second, or -1. */
@@ -171,18 +146,18 @@ static void test_5000_files_under_a_limit_of_1024(void **state)
                                 &d), 0);
     assert_true(file_wait_for(in_tmp("d.log"), "msg=started", 20000));
     /* ready once the first scan has taken in every file: from then on, always healthy */
-    int64_t ready_by = now_ms() + 60000;
-    while (health(port) != 200 && now_ms() < ready_by)
+    int64_t ready_by = mono_ms() + 60000;
+    while (health(port) != 200 && mono_ms() < ready_by)
         sleep_ms(50);
 
     enum { ALL = 2 * MANY + GROWN };
     int *count = calloc(ALL, sizeof(int));
     int checks = 0, healthy = 0, slowest = 0;
     size_t events = 0;
-    for (int64_t end = now_ms() + 180000; now_ms() < end && events < 2 * MANY; sleep_ms(200)) {
-        int64_t t0 = now_ms();
+    for (int64_t end = mono_ms() + 180000; mono_ms() < end && events < 2 * MANY; sleep_ms(200)) {
+        int64_t t0 = mono_ms();
         int code = health(port);
-        int took = (int)(now_ms() - t0);
+        int took = (int)(mono_ms() - t0);
         slowest = took > slowest ? took : slowest;
         checks++;
         healthy += code == 200;
@@ -199,7 +174,7 @@ static void test_5000_files_under_a_limit_of_1024(void **state)
         snprintf(rec, sizeof(rec), HEADER "seq=%d\r\n", 2 * MANY + i);
         append(in_tmp(name), rec);
     }
-    for (int64_t end = now_ms() + 120000; now_ms() < end && events < ALL; sleep_ms(200)) {
+    for (int64_t end = mono_ms() + 120000; mono_ms() < end && events < ALL; sleep_ms(200)) {
         assert_int_equal(health(port), 200);
         events = tally(in_tmp("out.jsonl"), count, ALL, NULL);
     }

@@ -4,6 +4,7 @@
 #define LME_TEST_PROC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct proc {
@@ -11,6 +12,15 @@ struct proc {
     int in_fd;  /* write end of its standard input */
     int out_fd; /* read end of its standard output */
 };
+
+/* Milliseconds on the monotonic clock, for deadlines. */
+int64_t mono_ms(void);
+
+/* Sleeps ms milliseconds (only between checks of a condition, never instead of one). */
+void sleep_ms(int ms);
+
+/* A loopback TCP port nobody listens on now. Returns it, or -1. */
+int free_port(void);
 
 /* Starts argv[0] with argv; its standard error goes to err_path (NULL: inherited).
  * Returns 0 or -1. */
