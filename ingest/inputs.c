@@ -452,13 +452,18 @@ static bool revisit(struct inputs *in, struct input_file *f, const char *path,
 /* The symlink policy (docs/config.md, "Symbolic links"): a match that is a link is read only when
  * its input opts in, and no match may resolve outside the folder its glob names (root: that
  * folder with its own links resolved). Returns NULL when path may be read, else why not. */
-static const char *refusal(const struct config_input *ci, const char *path, const char *root)
+static const char *refusal(const struct config_input *ci, const char *path, const char *dir,
+                           const char *root)
 {
     struct stat lst;
     if (lstat(path, &lst) != 0)
         return NULL; /* gone: the open says so */
     if (S_ISLNK(lst.st_mode) && !ci->follow_symlinks)
         return "a symbolic link, not followed (follow_symlinks is off)";
+    size_t d = strlen(dir);
+    if (!S_ISLNK(lst.st_mode) && strncmp(path, dir, d) == 0 && path[d] == '/' &&
+        !strchr(path + d + 1, '/'))
+        return NULL; /* not a link, right in the glob's folder: inside, no realpath needed */
     char real[PATH_MAX];
     if (!realpath(path, real))
         return S_ISLNK(lst.st_mode) ? "a symbolic link to nothing" : NULL;
@@ -485,7 +490,7 @@ static int scan_glob(struct inputs *in, uint32_t input, const char *pattern, boo
     }
     int rc = 0;
     for (size_t k = 0; k < g.gl_pathc && !rc; k++) {
-        const char *why = refusal(ci, g.gl_pathv[k], root);
+        const char *why = refusal(ci, g.gl_pathv[k], dir, root);
         if (why) {
             report_refused(in, g.gl_pathv[k], why);
             continue;
