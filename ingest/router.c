@@ -167,6 +167,12 @@ static int wait_for_budget(struct router *r, struct lme_err *err)
     return 0;
 }
 
+static int encode(struct router *r, const struct lme_event *ev, const struct event_json_opts *opts)
+{
+    lme_buf_reset(&r->json);
+    return event_json_encode_with(ev, opts, &r->json);
+}
+
 int router_send(void *ctx, const struct lme_event *ev, const struct origin *from,
                 struct lme_err *err)
 {
@@ -176,8 +182,9 @@ int router_send(void *ctx, const struct lme_event *ev, const struct origin *from
     if (rc)
         return rc;
     count(r, from->input, ev);
-    lme_buf_reset(&r->json);
-    if (event_json_encode(ev, &r->json) != 0)
+    static const struct event_json_opts whole = { 0 };
+    const struct event_json_opts *made = r->n_sinks ? &r->sinks[0]->json : &whole;
+    if (encode(r, ev, made) != 0)
         return lme_err_set(err, LME_ENOMEM, "router: out of memory");
     uint64_t token;
     if (commit_add(r->commit, from->file, ev->end_offset, from->read_ms, &token) != 0)
@@ -186,6 +193,11 @@ int router_send(void *ctx, const struct lme_event *ev, const struct origin *from
      * sink that settles inside send() cannot let it commit before the next sink has it */
     commit_expect(r->commit, token, 1);
     for (size_t i = 0; i < r->n_sinks; i++) {
+        if (!event_json_opts_equal(made, &r->sinks[i]->json)) { /* a sink that wants it otherwise */
+            made = &r->sinks[i]->json;
+            if (encode(r, ev, made) != 0)
+                return lme_err_set(err, LME_ENOMEM, "router: out of memory");
+        }
         int copies = r->sinks[i]->ops->send(r->sinks[i], ev, r->json.data, r->json.len, token, err);
         if (copies < 0)
             return copies;

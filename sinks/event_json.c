@@ -95,7 +95,7 @@ static void put_time(struct writer *wr, int64_t ms)
     put(wr, "Z\"", 2);
 }
 
-static void put_event_object(struct writer *wr, const struct lme_event *ev)
+static void put_event_object(struct writer *wr, const struct lme_event *ev, bool original)
 {
     char id[33];
     lme_event_id(ev, id);
@@ -110,8 +110,10 @@ static void put_event_object(struct writer *wr, const struct lme_event *ev)
         PUT_LIT(wr, ",\"severity\":");
         put_i64(wr, ev->severity);
     }
-    PUT_LIT(wr, ",\"original\":");
-    put_string(wr, ev->original);
+    if (original) {
+        PUT_LIT(wr, ",\"original\":");
+        put_string(wr, ev->original);
+    }
     PUT_LIT(wr, ",\"created\":");
     put_time(wr, ev->created_ms);
     if (ev->timezone.len) {
@@ -194,17 +196,30 @@ static void put_tags(struct writer *wr, const struct lme_event *ev)
         *wr->w++ = ']';
 }
 
-static size_t worst_case(const struct lme_event *ev)
+static size_t worst_case(const struct lme_event *ev, bool original)
 {
-    size_t text = ev->original.len + ev->message.len + ev->code.len + ev->component.len +
-                  ev->origin_file.len + ev->error_type.len + ev->path.len + ev->host.len +
-                  ev->timezone.len;
+    size_t text = (original ? ev->original.len : 0) + ev->message.len + ev->code.len +
+                  ev->component.len + ev->origin_file.len + ev->error_type.len + ev->path.len +
+                  ev->host.len + ev->timezone.len;
     return 6 * text + ev->diagnosis.len + 1024; /* 1024: every key, number and constant */
 }
 
 int event_json_encode(const struct lme_event *ev, struct lme_buf *out)
 {
-    if (lme_buf_reserve(out, worst_case(ev)) != 0)
+    static const struct event_json_opts all = { 0 };
+    return event_json_encode_with(ev, &all, out);
+}
+
+bool event_json_opts_equal(const struct event_json_opts *a, const struct event_json_opts *b)
+{
+    return a->no_original == b->no_original;
+}
+
+int event_json_encode_with(const struct lme_event *ev, const struct event_json_opts *opts,
+                           struct lme_buf *out)
+{
+    bool original = !opts->no_original;
+    if (lme_buf_reserve(out, worst_case(ev, original)) != 0)
         return LME_ENOMEM;
     struct writer wr = { out->data + out->len, false };
     static const char *const shapes[] = { "browse", "controller", "unparsed" };
@@ -213,7 +228,7 @@ int event_json_encode(const struct lme_event *ev, struct lme_buf *out)
     put_time(&wr, ev->time_ms);
     PUT_LIT(&wr, ",\"message\":");
     put_string(&wr, ev->message);
-    put_event_object(&wr, ev);
+    put_event_object(&wr, ev, original);
     put_log_object(&wr, ev);
     put_process_object(&wr, ev);
     PUT_LIT(&wr, ",\"host\":{\"name\":");

@@ -1,5 +1,6 @@
 /* The sink interface: where events go. Each sink type implements struct sink_ops; the pipeline
- * hands every event (and its JSON, encoded once) to every sink and polls them for progress.
+ * hands every event (and its JSON, encoded once for the sinks that want it encoded alike: see
+ * struct sink's json) to every sink and polls them for progress.
  * An event is "settled" by a sink when the sink delivered it (a broker acknowledged it, or it
  * was written) or set it aside for good (the dead-letter file). */
 #ifndef LME_SINK_H
@@ -10,6 +11,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "event_json.h"
 
 /* Counters of one sink; in_flight_* are what it holds that is not settled yet. */
 struct sink_stats {
@@ -33,10 +35,11 @@ typedef void (*sink_settled_fn)(void *ctx, uint64_t token);
 
 struct sink_ops {
     const char *type;
-    /* Takes one event; json[0, len) is its encoding (copied if kept); token identifies it in
-     * settlements. Returns how many settlements of token will follow (1, or 2 when the event
-     * also goes to an alerts topic; some may have happened already), or a negative code with
-     * err filled when the sink cannot go on (the pipeline stops). */
+    /* Takes one event; json[0, len) is its encoding as the sink's json options ask (borrowed for
+     * the call: copied if kept); token identifies it in settlements. Returns how many
+     * settlements of token will follow (1, or 2 when the event also goes to an alerts topic;
+     * some may have happened already), or a negative code with err filled when the sink cannot
+     * go on (the pipeline stops). */
     int (*send)(struct sink *s, const struct lme_event *ev, const char *json, size_t len,
                 uint64_t token, struct lme_err *err);
     /* Serves acknowledgements and retries, waiting at most timeout_ms. Returns 0 or as send. */
@@ -51,6 +54,8 @@ struct sink {
     struct sink_stats stats;
     sink_settled_fn settled; /* set by the owner; NULL: nobody listens */
     void *settled_ctx;
+    struct event_json_opts json; /* how the sink wants events encoded; set by its create, zero:
+                                  * the whole event */
 };
 
 static inline void sink_settle(struct sink *s, uint64_t token)

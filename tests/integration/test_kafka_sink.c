@@ -58,6 +58,7 @@ static struct sink *make_sink(enum kafka_key_mode key, const char *topic, const 
     snprintf(dead, sizeof(dead), "%s/dead.jsonl", tmp);
     struct kafka_sink_config cfg = {
         .brokers = brokers, .topic = (char *)topic, .alerts_topic = (char *)alerts, .key = key,
+        .headers = 1, .event_original = 1,
         .dead_letter_path = dead, .n_props = n_props, .prop_names = names, .prop_values = values,
     };
     struct lme_err err;

@@ -1,0 +1,356 @@
+/* kafka-floor: the least a producer must do to ship lme-ingest's events to Kafka, the floor
+ * `lme-ingest run --once` is judged against (bench/run.sh, docs/performance.md).
+ *
+ *   kafka-floor prepare EVENTS.jsonl OUT
+ *       reads the events `lme-ingest parse` wrote, one JSON object a line, and writes OUT: each
+ *       event with its message key and event.code beside it, so that sending finds them without
+ *       scanning the JSON (lme-ingest has them from the parsed event). Not timed.
+ *   kafka-floor send BROKERS TOPIC PREPARED [--naive] [--copy] [--fresh-headers]
+ *                    [--default-malloc] [--no-headers] [--key MODE] [--budget BYTES]
+ *                    [--rdkafka NAME=VALUE]...
+ *       produces every event of PREPARED with what the Kafka sink produces (its producer defaults
+ *       from kafka_sink.h, the key host/component, the headers lme.schema_version and event.code)
+ *       and nothing else, waits for every delivery report and exits 0 when all were delivered.
+ *
+ * By default it produces the way the sink does, the cheapest way librdkafka offers: payloads
+ * without a copy, header lists reused (kafka_headers.c), a topic handle, glibc's thresholds fixed
+ * (kafka_sink_keep_batch_memory). --copy lets librdkafka copy each payload
+ * (RD_KAFKA_MSG_F_COPY), --fresh-headers builds each message's header list, --default-malloc
+ * leaves glibc's thresholds alone; --naive is all three: a producer written the obvious way.
+ *
+ * Sending reads PREPARED in blocks of 4 MiB. Without --copy a message's payload is the block
+ * itself; a block is read into again once every message in it was reported, and BYTES (16 MiB,
+ * the default max_in_flight_bytes) worth of blocks bound what is in flight. With --copy a block
+ * is free at once. */
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kafka_headers.h"
+#include "kafka_sink.h"
+
+#define BLOCK (4u << 20)
+#define MAX_BLOCKS 64
+
+/* One event in the prepared file: this header, the key, the code, then the JSON. */
+struct rec {
+    uint32_t len;
+    uint16_t key_len;
+    uint8_t code_len;
+    uint8_t pad;
+};
+
+struct block {
+    char *data;
+    int pending; /* messages produced from it and not reported yet */
+};
+
+struct floor {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    bool copy, headers;
+    struct kafka_headers *reuse; /* NULL: a header list built for each message */
+    enum kafka_key_mode key;
+    struct block blocks[MAX_BLOCKS];
+    size_t n_blocks;
+    uint64_t produced, delivered, failed;
+};
+
+static void die(const char *what)
+{
+    fprintf(stderr, "kafka-floor: %s\n", what);
+    exit(1);
+}
+
+/* ---- prepare ---- */
+
+/* The JSON string value after `field` in line, unescaped as far as names need (none has
+ * escapes in practice): its bytes up to the closing quote. */
+static size_t field_value(const char *line, const char *field, const char **v)
+{
+    const char *p = strstr(line, field);
+    if (!p)
+        return 0;
+    p += strlen(field);
+    const char *q = strchr(p, '"');
+    *v = p;
+    return q ? (size_t)(q - p) : 0;
+}
+
+static void prepare_line(FILE *out, char *line, size_t len)
+{
+    const char *host = NULL, *comp = NULL, *code = NULL;
+    size_t host_len = field_value(line, "\"host\":{\"name\":\"", &host);
+    size_t comp_len = field_value(line, "\"process\":{\"name\":\"", &comp);
+    size_t code_len = field_value(line, "\"code\":\"", &code);
+    char key[512];
+    size_t key_len = (size_t)snprintf(key, sizeof(key), "%.*s%s%.*s", (int)host_len, host,
+                                      comp_len ? "/" : "", (int)comp_len, comp ? comp : "");
+    if (key_len >= sizeof(key) || code_len > 5)
+        die("an event with an unexpected key or code");
+    struct rec r = { (uint32_t)len, (uint16_t)key_len, (uint8_t)code_len, 0 };
+    if (fwrite(&r, sizeof(r), 1, out) != 1 || fwrite(key, 1, key_len, out) != key_len ||
+        fwrite(code, 1, code_len, out) != code_len || fwrite(line, 1, len, out) != len)
+        die("cannot write the prepared file");
+}
+
+static int prepare(const char *events, const char *out_path)
+{
+    FILE *in = fopen(events, "r"), *out = fopen(out_path, "w");
+    if (!in || !out)
+        die("cannot open the events or the output");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    uint64_t count = 0;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        prepare_line(out, line, (size_t)n);
+        count++;
+    }
+    free(line);
+    fclose(in);
+    if (fclose(out) != 0)
+        die("cannot write the prepared file");
+    fprintf(stderr, "kafka-floor: %llu events prepared\n", (unsigned long long)count);
+    return 0;
+}
+
+/* ---- send ---- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct floor *f = opaque;
+    rd_kafka_headers_t *h;
+    if (f->reuse && rd_kafka_message_detach_headers((rd_kafka_message_t *)m, &h) == 0) {
+        const void *code = "";
+        size_t size = 0;
+        char c[6] = "";
+        if (rd_kafka_header_get_last(h, "event.code", &code, &size) == 0 && size < sizeof(c))
+            memcpy(c, code, size);
+        kafka_headers_put(f->reuse, h, c);
+    }
+    if (m->err)
+        f->failed++;
+    else
+        f->delivered++;
+    if (m->_private)
+        ((struct block *)m->_private)->pending--;
+}
+
+static void set(rd_kafka_conf_t *conf, const char *name, const char *value)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "kafka-floor: %s: %s\n", name, errstr);
+        exit(2);
+    }
+}
+
+/* The sink's producer: its defaults, the budget as librdkafka's queue bound, then overrides. */
+static void producer_new(struct floor *f, const char *brokers, const char *topic, size_t budget,
+                         char **props, int n_props)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char kbytes[32];
+    snprintf(kbytes, sizeof(kbytes), "%zu", budget / 1024 + 1);
+    set(conf, "queue.buffering.max.kbytes", kbytes);
+    for (size_t i = 0; i < kafka_sink_n_producer_defaults; i++)
+        set(conf, kafka_sink_producer_defaults[i][0], kafka_sink_producer_defaults[i][1]);
+    for (int i = 0; i < n_props; i++) {
+        char *eq = strchr(props[i], '=');
+        if (!eq)
+            die("--rdkafka takes NAME=VALUE");
+        *eq = '\0';
+        set(conf, props[i], eq + 1);
+    }
+    set(conf, "bootstrap.servers", brokers);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, f);
+    char errstr[512];
+    if (!(f->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))))
+        die(errstr);
+    f->rkt = rd_kafka_topic_new(f->rk, topic, NULL);
+    const struct rd_kafka_metadata *md; /* as the sink does: no wait for the first metadata */
+    if (rd_kafka_metadata(f->rk, 0, f->rkt, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+}
+
+static size_t key_len_of(const struct floor *f, const char *key, size_t len)
+{
+    if (f->key == KAFKA_KEY_NONE)
+        return 0;
+    if (f->key == KAFKA_KEY_HOST) {
+        const char *slash = memchr(key, '/', len);
+        return slash ? (size_t)(slash - key) : len;
+    }
+    return len;
+}
+
+static rd_kafka_headers_t *headers_for(struct floor *f, const char *code, size_t code_len)
+{
+    static const char version[] = { '0' + LME_SCHEMA_VERSION };
+    char c[6] = "";
+    memcpy(c, code, code_len);
+    if (f->reuse)
+        return kafka_headers_get(f->reuse, c);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+    rd_kafka_header_add(h, "lme.schema_version", -1, version, 1);
+    if (code_len)
+        rd_kafka_header_add(h, "event.code", -1, code, (ssize_t)code_len);
+    return h;
+}
+
+static void produce(struct floor *f, struct block *b, const char *key, size_t key_len,
+                    const char *code, size_t code_len, const char *payload, size_t len)
+{
+    for (;;) {
+        rd_kafka_headers_t *h = f->headers ? headers_for(f, code, code_len) : NULL;
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            f->rk, RD_KAFKA_V_RKT(f->rkt), RD_KAFKA_V_MSGFLAGS(f->copy ? RD_KAFKA_MSG_F_COPY : 0),
+            RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(f->copy ? NULL : b), RD_KAFKA_V_END);
+        if (!e) {
+            f->produced++;
+            b->pending += !f->copy;
+            return;
+        }
+        if (h)
+            rd_kafka_headers_destroy(h);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            die(rd_kafka_err2str(e));
+        rd_kafka_poll(f->rk, 10);
+    }
+}
+
+/* Produces every whole record of b->data[0, len); returns the bytes of the partial last one. */
+static size_t produce_block(struct floor *f, struct block *b, size_t len)
+{
+    size_t at = 0;
+    while (len - at >= sizeof(struct rec)) {
+        struct rec r;
+        memcpy(&r, b->data + at, sizeof(r));
+        size_t size = sizeof(r) + r.key_len + r.code_len + r.len;
+        if (size > BLOCK)
+            die("an event larger than a block");
+        if (len - at < size)
+            break;
+        const char *key = b->data + at + sizeof(r), *code = key + r.key_len;
+        produce(f, b, key, key_len_of(f, key, r.key_len), code, r.code_len, code + r.code_len,
+                r.len);
+        at += size;
+    }
+    rd_kafka_poll(f->rk, 0);
+    return len - at;
+}
+
+static void send_file(struct floor *f, int fd)
+{
+    size_t carry = 0, cur = 0;
+    struct block *prev = NULL;
+    for (;;) {
+        struct block *b = &f->blocks[cur];
+        while (b->pending > 0) /* every message of this block must be reported first */
+            rd_kafka_poll(f->rk, 1);
+        if (carry)
+            memcpy(b->data, prev->data + BLOCK - carry, carry);
+        size_t len = carry;
+        ssize_t n;
+        while (len < BLOCK && (n = read(fd, b->data + len, BLOCK - len)) > 0)
+            len += (size_t)n;
+        if (len == 0)
+            return;
+        size_t left = produce_block(f, b, len);
+        if (len < BLOCK) { /* the end of the file */
+            if (left)
+                die("the prepared file ends inside an event");
+            return;
+        }
+        carry = left;
+        prev = b;
+        cur = (cur + 1) % f->n_blocks;
+    }
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: kafka-floor prepare EVENTS.jsonl OUT\n"
+                    "       kafka-floor send BROKERS TOPIC PREPARED [--naive] [--copy]\n"
+                    "                   [--fresh-headers] [--default-malloc] [--no-headers]\n"
+                    "                   [--key host_component|host|none] [--budget BYTES]\n"
+                    "                   [--rdkafka NAME=VALUE]...\n");
+    exit(2);
+}
+
+static int send_cmd(int argc, char **argv)
+{
+    struct floor f = { .headers = true, .key = KAFKA_KEY_HOST_COMPONENT };
+    size_t budget = 16u << 20;
+    bool fresh_headers = false, default_malloc = false;
+    char *props[64];
+    int n_props = 0;
+    for (int i = 5; i < argc; i++) {
+        if (strcmp(argv[i], "--naive") == 0)
+            f.copy = fresh_headers = default_malloc = true;
+        else if (strcmp(argv[i], "--copy") == 0)
+            f.copy = true;
+        else if (strcmp(argv[i], "--fresh-headers") == 0)
+            fresh_headers = true;
+        else if (strcmp(argv[i], "--default-malloc") == 0)
+            default_malloc = true;
+        else if (strcmp(argv[i], "--no-headers") == 0)
+            f.headers = false;
+        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+            f.key = strcmp(argv[++i], "none") == 0   ? KAFKA_KEY_NONE
+                    : strcmp(argv[i], "host") == 0 ? KAFKA_KEY_HOST
+                                                   : KAFKA_KEY_HOST_COMPONENT;
+        else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc)
+            budget = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--rdkafka") == 0 && i + 1 < argc && n_props < 64)
+            props[n_props++] = argv[++i];
+        else
+            usage();
+    }
+    f.n_blocks = budget / BLOCK < 2 ? 2 : budget / BLOCK > MAX_BLOCKS ? MAX_BLOCKS : budget / BLOCK;
+    for (size_t i = 0; i < f.n_blocks; i++)
+        if (!(f.blocks[i].data = malloc(BLOCK)))
+            die("out of memory");
+    int fd = open(argv[4], O_RDONLY);
+    if (fd < 0)
+        die("cannot open the prepared file");
+    if (!default_malloc)
+        kafka_sink_keep_batch_memory();
+    if (f.headers && !fresh_headers && !(f.reuse = kafka_headers_create(budget / 512)))
+        die("out of memory");
+    producer_new(&f, argv[2], argv[3], budget, props, n_props);
+    send_file(&f, fd);
+    close(fd);
+    while (rd_kafka_outq_len(f.rk) > 0)
+        rd_kafka_poll(f.rk, 50);
+    fprintf(stderr, "kafka-floor: produced=%llu delivered=%llu failed=%llu\n",
+            (unsigned long long)f.produced, (unsigned long long)f.delivered,
+            (unsigned long long)f.failed);
+    rd_kafka_topic_destroy(f.rkt);
+    rd_kafka_destroy(f.rk);
+    kafka_headers_destroy(f.reuse);
+    for (size_t i = 0; i < f.n_blocks; i++)
+        free(f.blocks[i].data);
+    return f.failed == 0 && f.delivered == f.produced ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "prepare") == 0)
+        return prepare(argv[2], argv[3]);
+    if (argc >= 5 && strcmp(argv[1], "send") == 0)
+        return send_cmd(argc, argv);
+    usage();
+    return 2;
+}
