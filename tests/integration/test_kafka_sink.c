@@ -1,6 +1,9 @@
 /* The Kafka sink on its own, against a real broker process (lme-mock-broker) and read back with
- * kcat: routing of diagnosed events to alerts_topic, the three key modes, the headers, and a
- * permanent error at produce time settled in the dead-letter file.
+ * kcat: routing of diagnosed events to alerts_topic, the three key modes, the headers (reused
+ * lists carry each event's own code; none with `headers: false`), a permanent error at produce
+ * time settled in the dead-letter file, events the arena has no room for, messages timed out
+ * while the brokers are down and re-sent from our own copies, and a fatal producer error with
+ * hundreds of events in flight.
  * Usage: test_kafka_sink MOCK_BROKER KCAT */
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,14 +54,14 @@ static struct lme_event event(const char *component, const char *code, uint32_t 
     return ev;
 }
 
-static struct sink *make_sink(enum kafka_key_mode key, const char *topic, const char *alerts,
-                              size_t n_props, char **names, char **values)
+static struct sink *make_sink_with(enum kafka_key_mode key, const char *topic, const char *alerts,
+                                   size_t n_props, char **names, char **values, int headers)
 {
     char dead[PATH_MAX];
     snprintf(dead, sizeof(dead), "%s/dead.jsonl", tmp);
     struct kafka_sink_config cfg = {
         .brokers = brokers, .topic = (char *)topic, .alerts_topic = (char *)alerts, .key = key,
-        .headers = 1, .event_original = 1,
+        .headers = headers, .event_original = 1,
         .dead_letter_path = dead, .n_props = n_props, .prop_names = names, .prop_values = values,
     };
     struct lme_err err;
@@ -68,21 +71,29 @@ static struct sink *make_sink(enum kafka_key_mode key, const char *topic, const 
     return s;
 }
 
+static struct sink *make_sink(enum kafka_key_mode key, const char *topic, const char *alerts,
+                              size_t n_props, char **names, char **values)
+{
+    return make_sink_with(key, topic, alerts, n_props, names, values, 1);
+}
+
 /* Settlements reported by the sink, per token. */
-static int settled[16];
+#define MAX_TOKENS 8192
+static int settled[MAX_TOKENS];
 
 static void on_settled(void *ctx, uint64_t token)
 {
     (void)ctx;
-    assert_true(token < 16);
+    assert_true(token < MAX_TOKENS);
     settled[token]++;
 }
 
 /* Sends with a token, serves the sink until nothing is in flight, and checks the settlements
  * reported equal the copies announced. */
+static uint64_t next_token = 1;
+
 static void send_and_settle(struct sink *s, const struct lme_event *ev, const char *json)
 {
-    static uint64_t next_token = 1;
     uint64_t token = next_token++;
     struct lme_err err;
     s->settled = on_settled;
@@ -172,6 +183,195 @@ static void test_too_large_at_produce_time_is_dead_lettered(void **state)
     free(text);
 }
 
+/* Sends n events without waiting (json_of(i) makes the i-th), then serves the sink until none is
+ * in flight; every token must be settled once per copy announced. */
+struct batch {
+    uint64_t first;
+    int copies[MAX_TOKENS];
+};
+
+static void send_all(struct sink *s, int n, const struct lme_event *(*ev_of)(int),
+                     const char *(*json_of)(int), struct batch *b, int serve_ms)
+{
+    struct lme_err err;
+    s->settled = on_settled;
+    b->first = next_token;
+    for (int i = 0; i < n; i++) {
+        const char *json = json_of(i);
+        int copies = s->ops->send(s, ev_of(i), json, strlen(json), next_token++, &err);
+        if (copies < 1)
+            fail_msg("send %d: %s", i, err.msg);
+        b->copies[i] = copies;
+    }
+    for (int t = 0; t < serve_ms / 50 && s->stats.in_flight > 0; t++)
+        assert_int_equal(s->ops->poll(s, 50, &err), 0);
+}
+
+static void assert_settled(const struct sink *s, int n, const struct batch *b)
+{
+    assert_int_equal(s->stats.in_flight, 0);
+    assert_int_equal(s->stats.in_flight_bytes, 0);
+    for (int i = 0; i < n; i++)
+        if (settled[b->first + (uint64_t)i] != b->copies[i])
+            fail_msg("event %d settled %d times, %d copies", i, settled[b->first + (uint64_t)i],
+                     b->copies[i]);
+}
+
+static struct batch batch;
+static const char *const codes[] = { "41220", "04108", "02002", NULL, "60277" };
+static struct lme_event coded[5];
+
+static const struct lme_event *coded_event(int i)
+{
+    return &coded[i % 5];
+}
+
+static const char *coded_json(int i)
+{
+    static char json[64];
+    snprintf(json, sizeof(json), "{\"i\":%d,\"code\":\"%s\"}", i, codes[i % 5] ? codes[i % 5] : "");
+    return json;
+}
+
+/* Counts the lines of text; each "key|headers|value" must carry the headers its value names. */
+static int check_coded_lines(char *text, int with_headers)
+{
+    int n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *headers = strchr(line, '|') + 1, *value = strchr(headers, '|') + 1;
+        char code[8] = "";
+        sscanf(strstr(value, "\"code\":\"") + 8, "%5[0-9]", code);
+        char want[96] = "";
+        if (with_headers)
+            snprintf(want, sizeof(want), "lme.schema_version=1%s%s", code[0] ? ",event.code=" : "",
+                     code);
+        if (strncmp(headers, want, strlen(want)) != 0 || headers[strlen(want)] != '|')
+            fail_msg("headers of %s: %.*s", value, (int)(value - headers - 1), headers);
+        n++;
+    }
+    return n;
+}
+
+static void test_reused_header_lists_carry_each_events_own_code(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 5; i++)
+        coded[i] = event("DXM", codes[i], 0);
+    struct sink *s = make_sink(KAFKA_KEY_HOST, "codes", NULL, 0, NULL, NULL);
+    for (int round = 0; round < 3; round++) { /* later rounds produce with lists given back */
+        send_all(s, 500, coded_event, coded_json, &batch, 20000);
+        assert_settled(s, 500, &batch);
+    }
+    s->ops->destroy(s);
+    char *got = read_topic("codes");
+    assert_int_equal(check_coded_lines(got, 1), 1500);
+    free(got);
+}
+
+static void test_headers_false_sends_none(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 5; i++)
+        coded[i] = event("DXM", codes[i], 0);
+    struct sink *s = make_sink_with(KAFKA_KEY_HOST, "bare", NULL, 0, NULL, NULL, 0);
+    send_all(s, 50, coded_event, coded_json, &batch, 20000);
+    assert_settled(s, 50, &batch);
+    s->ops->destroy(s);
+    char *got = read_topic("bare");
+    assert_int_equal(check_coded_lines(got, 0), 50);
+    free(got);
+}
+
+/* Events of every size from 100 bytes to 70 KB, half of them also for the alerts topic: some do
+ * not fit the arena's blocks (a 64th of it: 32 KiB for this sink's 2 MiB), all arrive. */
+static struct lme_event sized[2];
+
+static const struct lme_event *sized_event(int i)
+{
+    return &sized[i % 2];
+}
+
+static const char *sized_json(int i)
+{
+    static char json[80 * 1024];
+    size_t len = 100 + (size_t)i * 997 % (70 * 1024);
+    int n = snprintf(json, sizeof(json), "{\"i\":%d,\"pad\":\"", i);
+    memset(json + n, 'a' + i % 26, len);
+    memcpy(json + n + len, "\"}", 3);
+    return json;
+}
+
+static void test_events_beyond_the_arena_are_kept_and_delivered(void **state)
+{
+    (void)state;
+    sized[0] = event("DXM", "60277", 0);
+    sized[1] = event("DXM", "41220", LME_EV_DIAGNOSED);
+    struct sink *s = make_sink(KAFKA_KEY_HOST, "sized", "sized-alerts", 0, NULL, NULL);
+    send_all(s, 300, sized_event, sized_json, &batch, 30000);
+    assert_settled(s, 300, &batch);
+    assert_int_equal(s->stats.delivered, 450);
+    s->ops->destroy(s);
+    char *got = read_topic("sized"), *alerts = read_topic("sized-alerts");
+    for (int i = 0; i < 300; i++) { /* each once, whole */
+        const char *json = sized_json(i);
+        char *at = strstr(got, json);
+        if (!at || strstr(at + 1, json))
+            fail_msg("event %d (%zu bytes) not delivered once", i, strlen(json));
+        assert_true((strstr(alerts, json) != NULL) == (i % 2 == 1));
+    }
+    free(got);
+    free(alerts);
+}
+
+/* The brokers go away for longer than message.timeout.ms: every message comes back timed out,
+ * is copied out of the arena onto the retry list, and is delivered once they are back. */
+static void test_timed_out_messages_are_sent_again_from_our_copies(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 5; i++)
+        coded[i] = event("DXM", codes[i], i % 2 ? LME_EV_DIAGNOSED : 0);
+    char *names[] = { "message.timeout.ms" }, *values[] = { "300" };
+    struct sink *s = make_sink(KAFKA_KEY_HOST, "again", "again-alerts", 1, names, values);
+    assert_int_equal(mock_broker_command(&broker, "down"), 0);
+    send_all(s, 200, coded_event, coded_json, &batch, 1500);
+    assert_true(s->stats.retried >= 200);
+    assert_int_equal(s->stats.delivered, 0);
+    assert_int_equal(mock_broker_command(&broker, "up"), 0);
+    struct lme_err err;
+    for (int t = 0; t < 600 && s->stats.in_flight > 0; t++)
+        assert_int_equal(s->ops->poll(s, 50, &err), 0);
+    assert_settled(s, 200, &batch);
+    s->ops->destroy(s);
+    char *got = read_topic("again");
+    for (int i = 0; i < 200; i++)
+        if (!strstr(got, coded_json(i)))
+            fail_msg("event %d lost", i);
+    assert_true(check_coded_lines(got, 1) >= 200); /* at least once */
+    free(got);
+}
+
+/* A fatal error of the idempotent producer with hundreds of messages in flight: the producer is
+ * recreated and every event is settled once per copy, none lost. */
+static void test_fatal_error_with_messages_in_flight(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 5; i++)
+        coded[i] = event("DXM", codes[i], i == 0 ? LME_EV_DIAGNOSED : 0);
+    struct sink *s = make_sink(KAFKA_KEY_HOST, "fatal", "fatal-alerts", 0, NULL, NULL);
+    /* OUT_OF_ORDER_SEQUENCE_NUMBER (45) on Produce: fatal for the idempotent producer */
+    assert_int_equal(mock_broker_command(&broker, "produce-errors 3 45"), 0);
+    send_all(s, 600, coded_event, coded_json, &batch, 30000);
+    assert_settled(s, 600, &batch);
+    assert_int_equal(s->stats.delivered, 720);
+    s->ops->destroy(s);
+    char *got = read_topic("fatal");
+    for (int i = 0; i < 600; i++)
+        if (!strstr(got, coded_json(i)))
+            fail_msg("event %d lost", i);
+    free(got);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -184,6 +384,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_diagnosed_events_also_go_to_alerts),
         cmocka_unit_test(test_key_modes_and_absent_code),
         cmocka_unit_test(test_too_large_at_produce_time_is_dead_lettered),
+        cmocka_unit_test(test_reused_header_lists_carry_each_events_own_code),
+        cmocka_unit_test(test_headers_false_sends_none),
+        cmocka_unit_test(test_events_beyond_the_arena_are_kept_and_delivered),
+        cmocka_unit_test(test_timed_out_messages_are_sent_again_from_our_copies),
+        cmocka_unit_test(test_fatal_error_with_messages_in_flight),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

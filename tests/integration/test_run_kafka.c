@@ -1,7 +1,8 @@
 /* `lme-ingest run --once` against a real Kafka-protocol broker (lme-mock-broker, its own
  * process on loopback), read back with kcat: every fixture record arrives exactly once, as the
  * schema's JSON, keyed and ordered per key, with its headers; a broker down at start; a broker
- * that never answers; the dead-letter path; a fatal producer error survived.
+ * that never answers; the dead-letter path; a fatal producer error survived; a Kafka sink without
+ * event.original and headers beside a file sink that keeps them (two encodings of each event).
  * Usage: test_run_kafka LME_INGEST FIXTURES_DIR MOCK_BROKER KCAT */
 #include <stdarg.h>
 #include <stddef.h>
@@ -364,6 +365,51 @@ static void test_fatal_producer_error_recreates_the_producer(void **state)
     proc_stop(&mb);
 }
 
+static void test_kafka_without_original_and_headers_beside_a_whole_file(void **state)
+{
+    (void)state;
+    struct proc mb;
+    char brokers[512];
+    start_broker(&mb, brokers, sizeof(brokers));
+    const char *out = path_in_tmp("whole.jsonl");
+    char extra[1024];
+    snprintf(extra, sizeof(extra),
+             ",\"event_original\":false,\"headers\":false}"
+             ",{\"type\":\"file\",\"path\":\"%s\"", out);
+    const char *cfg = write_config("lean.json", brokers, extra, NULL);
+    struct run_result res = run((const char *const[]){ binary, "run", "--config", cfg, "--once", NULL });
+    assert_int_equal(res.status, 0);
+    size_t len;
+    char *text = read_file(out, &len);
+    assert_non_null(text);
+    json_t *whole = events_parse(text, len), *msgs = consume(brokers);
+    assert_int_equal(json_array_size(whole), 134);
+    assert_int_equal(json_array_size(msgs), 134);
+    size_t i;
+    json_t *msg;
+    json_array_foreach(msgs, i, msg) { /* the file's event but for event.original; no headers */
+        assert_string_equal(json_string_value(json_object_get(msg, "headers")), "");
+        json_t *value = json_object_get(msg, "value");
+        assert_null(event_get(value, "event.original"));
+        json_t *w = NULL, *e; /* consumed partition by partition: found by id */
+        size_t j;
+        json_array_foreach(whole, j, e)
+            if (strcmp(event_str(e, "event.id"), event_str(value, "event.id")) == 0)
+                w = e;
+        assert_non_null(w);
+        assert_non_null(event_get(w, "event.original"));
+        json_t *trimmed = json_deep_copy(w);
+        json_object_del(json_object_get(trimmed, "event"), "original");
+        assert_true(json_equal(trimmed, value));
+        json_decref(trimmed);
+    }
+    json_decref(whole);
+    json_decref(msgs);
+    free(text);
+    run_result_free(&res);
+    proc_stop(&mb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 5) {
@@ -380,6 +426,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_unreachable_broker_ends_once_with_the_count),
         cmocka_unit_test(test_too_large_events_go_to_the_dead_letter_file),
         cmocka_unit_test(test_fatal_producer_error_recreates_the_producer),
+        cmocka_unit_test(test_kafka_without_original_and_headers_beside_a_whole_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
