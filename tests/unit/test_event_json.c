@@ -1203,6 +1203,41 @@ static void test_output_never_exceeds_the_space_the_encoder_reserved(void **stat
     }
 }
 
+/* ---- options ---- */
+
+/* event_original: false leaves out exactly `,"original":...` and nothing else; the default is
+ * the whole event, byte for byte what event_json_encode writes. */
+static void test_without_original_only_that_field_is_left_out(void **state)
+{
+    (void)state;
+    static const struct event_json_opts whole = { 0 }, lean = { .no_original = true };
+    struct lme_event ev = example_event();
+    ev.message = S("caf\xe9"); /* a non-UTF-8 byte elsewhere: the tag stays */
+    struct lme_buf a = LME_BUF_INIT, b = LME_BUF_INIT, c = LME_BUF_INIT;
+    assert_int_equal(event_json_encode(&ev, &a), 0);
+    assert_int_equal(event_json_encode_with(&ev, &whole, &b), 0);
+    assert_int_equal(event_json_encode_with(&ev, &lean, &c), 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    assert_int_equal(lme_buf_append(&a, "", 1), 0); /* NUL-terminated for strstr */
+    const char *from = strstr(a.data, ",\"original\":"), *to = strstr(a.data, ",\"created\":");
+    assert_non_null(from);
+    assert_non_null(to);
+    size_t head = (size_t)(from - a.data), cut = (size_t)(to - from);
+    assert_int_equal(c.len, b.len - cut);
+    assert_memory_equal(c.data, a.data, head);
+    assert_memory_equal(c.data + head, to, c.len - head);
+    json_t *j = decode(c.data, c.len, 0);
+    assert_null(json_object_get(json_object_get(j, "event"), "original"));
+    assert_true(has_tag(j, "lme_non_utf8"));
+    json_decref(j);
+    assert_true(event_json_opts_equal(&whole, &whole));
+    assert_false(event_json_opts_equal(&whole, &lean));
+    lme_buf_free(&a);
+    lme_buf_free(&b);
+    lme_buf_free(&c);
+}
+
 /* ---- appending ---- */
 
 static void test_two_events_in_one_buffer_are_two_valid_objects_back_to_back(void **state)
@@ -1307,6 +1342,7 @@ int main(void)
         cmocka_unit_test(test_two_events_in_one_buffer_are_two_valid_objects_back_to_back),
         cmocka_unit_test(test_encoding_appends_after_existing_content),
         cmocka_unit_test(test_non_utf8_tag_of_one_event_does_not_leak_into_the_next),
+        cmocka_unit_test(test_without_original_only_that_field_is_left_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
