@@ -1,16 +1,19 @@
 /* kafka-floor: the least a producer must do to ship lme-ingest's events to Kafka, the floor
  * `lme-ingest run --once` is judged against (bench/run.sh, docs/performance.md).
  *
- *   kafka-floor prepare EVENTS.jsonl OUT
+ *   kafka-floor prepare [--no-original] EVENTS.jsonl OUT
  *       reads the events `lme-ingest parse` wrote, one JSON object a line, and writes OUT: each
  *       event with its message key and event.code beside it, so that sending finds them without
- *       scanning the JSON (lme-ingest has them from the parsed event). Not timed.
+ *       scanning the JSON (lme-ingest has them from the parsed event). --no-original cuts
+ *       event.original out of each event, as the sink's `event_original: false` does. Not timed.
  *   kafka-floor send BROKERS TOPIC PREPARED [--naive] [--copy] [--fresh-headers]
- *                    [--default-malloc] [--no-headers] [--key MODE] [--budget BYTES]
- *                    [--rdkafka NAME=VALUE]...
+ *                    [--default-malloc] [--headers both|version|none] [--key MODE]
+ *                    [--budget BYTES] [--wire-bytes] [--rdkafka NAME=VALUE]...
  *       produces every event of PREPARED with what the Kafka sink produces (its producer defaults
  *       from kafka_sink.h, the key host/component, the headers lme.schema_version and event.code)
  *       and nothing else, waits for every delivery report and exits 0 when all were delivered.
+ *       --wire-bytes prints the bytes librdkafka sent to the brokers (its statistics), compressed
+ *       batches and protocol, after a last wait of 1.2 s for them.
  *
  * By default it produces the way the sink does, the cheapest way librdkafka offers: payloads
  * without a copy, header lists reused (kafka_headers.c), a topic handle, glibc's thresholds fixed
@@ -53,12 +56,13 @@ struct block {
 struct floor {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
-    bool copy, headers;
+    bool copy, version_header, code_header;
     struct kafka_headers *reuse; /* NULL: a header list built for each message */
     enum kafka_key_mode key;
     struct block blocks[MAX_BLOCKS];
     size_t n_blocks;
     uint64_t produced, delivered, failed;
+    long long tx_bytes; /* from librdkafka's last statistics; -1: none yet */
 };
 
 static void die(const char *what)
@@ -69,8 +73,8 @@ static void die(const char *what)
 
 /* ---- prepare ---- */
 
-/* The JSON string value after `field` in line, unescaped as far as names need (none has
- * escapes in practice): its bytes up to the closing quote. */
+/* The JSON string value after `field` in line (names need no unescaping: none has escapes in
+ * practice): its bytes up to the closing quote. */
 static size_t field_value(const char *line, const char *field, const char **v)
 {
     const char *p = strstr(line, field);
@@ -82,24 +86,41 @@ static size_t field_value(const char *line, const char *field, const char **v)
     return q ? (size_t)(q - p) : 0;
 }
 
+/* Cuts `,"original":"..."` out of line; returns the new length. */
+static size_t cut_original(char *line, size_t len)
+{
+    char *from = strstr(line, ",\"original\":\"");
+    if (!from)
+        return len;
+    char *p = from + strlen(",\"original\":\"");
+    while (*p && *p != '"')
+        p += *p == '\\' ? 2 : 1;
+    if (!*p)
+        die("an event.original without its end");
+    p++;
+    memmove(from, p, (size_t)(line + len - p) + 1);
+    return len - (size_t)(p - from);
+}
+
 static void prepare_line(FILE *out, char *line, size_t len)
 {
     const char *host = NULL, *comp = NULL, *code = NULL;
     size_t host_len = field_value(line, "\"host\":{\"name\":\"", &host);
     size_t comp_len = field_value(line, "\"process\":{\"name\":\"", &comp);
     size_t code_len = field_value(line, "\"code\":\"", &code);
-    char key[512];
+    char key[512], code_copy[6] = "";
     size_t key_len = (size_t)snprintf(key, sizeof(key), "%.*s%s%.*s", (int)host_len, host,
                                       comp_len ? "/" : "", (int)comp_len, comp ? comp : "");
     if (key_len >= sizeof(key) || code_len > 5)
         die("an event with an unexpected key or code");
+    memcpy(code_copy, code, code_len);
     struct rec r = { (uint32_t)len, (uint16_t)key_len, (uint8_t)code_len, 0 };
     if (fwrite(&r, sizeof(r), 1, out) != 1 || fwrite(key, 1, key_len, out) != key_len ||
-        fwrite(code, 1, code_len, out) != code_len || fwrite(line, 1, len, out) != len)
+        fwrite(code_copy, 1, code_len, out) != code_len || fwrite(line, 1, len, out) != len)
         die("cannot write the prepared file");
 }
 
-static int prepare(const char *events, const char *out_path)
+static int prepare(const char *events, const char *out_path, bool no_original)
 {
     FILE *in = fopen(events, "r"), *out = fopen(out_path, "w");
     if (!in || !out)
@@ -107,18 +128,21 @@ static int prepare(const char *events, const char *out_path)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    uint64_t count = 0;
+    uint64_t count = 0, bytes = 0;
     while ((n = getline(&line, &cap, in)) > 0) {
         if (line[n - 1] == '\n')
             line[--n] = '\0';
-        prepare_line(out, line, (size_t)n);
+        size_t len = no_original ? cut_original(line, (size_t)n) : (size_t)n;
+        prepare_line(out, line, len);
         count++;
+        bytes += len;
     }
     free(line);
     fclose(in);
     if (fclose(out) != 0)
         die("cannot write the prepared file");
-    fprintf(stderr, "kafka-floor: %llu events prepared\n", (unsigned long long)count);
+    fprintf(stderr, "kafka-floor: %llu events prepared, %llu bytes of JSON\n",
+            (unsigned long long)count, (unsigned long long)bytes);
     return 0;
 }
 
@@ -145,6 +169,23 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         ((struct block *)m->_private)->pending--;
 }
 
+/* The sum of every broker's "txbytes" in librdkafka's statistics (JSON, scanned: the brokers'
+ * object comes before the topics', whose partitions count their own "txbytes"). */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    (void)len;
+    struct floor *f = opaque;
+    long long sum = 0;
+    const char *p = strstr(json, "\"brokers\":"), *end = strstr(json, "\"topics\":");
+    while (p && (p = strstr(p, "\"txbytes\":")) && (!end || p < end)) {
+        p += strlen("\"txbytes\":");
+        sum += atoll(p);
+    }
+    f->tx_bytes = sum;
+    return 0;
+}
+
 static void set(rd_kafka_conf_t *conf, const char *name, const char *value)
 {
     char errstr[512];
@@ -156,7 +197,7 @@ static void set(rd_kafka_conf_t *conf, const char *name, const char *value)
 
 /* The sink's producer: its defaults, the budget as librdkafka's queue bound, then overrides. */
 static void producer_new(struct floor *f, const char *brokers, const char *topic, size_t budget,
-                         char **props, int n_props)
+                         char **props, int n_props, bool wire_bytes)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char kbytes[32];
@@ -172,6 +213,10 @@ static void producer_new(struct floor *f, const char *brokers, const char *topic
         set(conf, props[i], eq + 1);
     }
     set(conf, "bootstrap.servers", brokers);
+    if (wire_bytes) {
+        set(conf, "statistics.interval.ms", "1000");
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, f);
     char errstr[512];
@@ -198,13 +243,14 @@ static rd_kafka_headers_t *headers_for(struct floor *f, const char *code, size_t
 {
     static const char version[] = { '0' + LME_SCHEMA_VERSION };
     char c[6] = "";
-    memcpy(c, code, code_len);
+    if (f->code_header)
+        memcpy(c, code, code_len);
     if (f->reuse)
         return kafka_headers_get(f->reuse, c);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, "lme.schema_version", -1, version, 1);
-    if (code_len)
-        rd_kafka_header_add(h, "event.code", -1, code, (ssize_t)code_len);
+    if (c[0])
+        rd_kafka_header_add(h, "event.code", -1, c, -1);
     return h;
 }
 
@@ -212,7 +258,7 @@ static void produce(struct floor *f, struct block *b, const char *key, size_t ke
                     const char *code, size_t code_len, const char *payload, size_t len)
 {
     for (;;) {
-        rd_kafka_headers_t *h = f->headers ? headers_for(f, code, code_len) : NULL;
+        rd_kafka_headers_t *h = f->version_header ? headers_for(f, code, code_len) : NULL;
         rd_kafka_resp_err_t e = rd_kafka_producev(
             f->rk, RD_KAFKA_V_RKT(f->rkt), RD_KAFKA_V_MSGFLAGS(f->copy ? RD_KAFKA_MSG_F_COPY : 0),
             RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
@@ -281,62 +327,88 @@ static void send_file(struct floor *f, int fd)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: kafka-floor prepare EVENTS.jsonl OUT\n"
+    fprintf(stderr, "usage: kafka-floor prepare [--no-original] EVENTS.jsonl OUT\n"
                     "       kafka-floor send BROKERS TOPIC PREPARED [--naive] [--copy]\n"
-                    "                   [--fresh-headers] [--default-malloc] [--no-headers]\n"
+                    "                   [--fresh-headers] [--default-malloc]\n"
+                    "                   [--headers both|version|none]\n"
                     "                   [--key host_component|host|none] [--budget BYTES]\n"
-                    "                   [--rdkafka NAME=VALUE]...\n");
+                    "                   [--wire-bytes] [--rdkafka NAME=VALUE]...\n");
     exit(2);
+}
+
+struct send_opts {
+    bool fresh_headers, default_malloc, wire_bytes;
+    size_t budget;
+    char *props[64];
+    int n_props;
+};
+
+static void parse_send_args(int argc, char **argv, struct floor *f, struct send_opts *o)
+{
+    for (int i = 5; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--naive") == 0) {
+            f->copy = o->fresh_headers = o->default_malloc = true;
+        } else if (strcmp(a, "--copy") == 0) {
+            f->copy = true;
+        } else if (strcmp(a, "--fresh-headers") == 0) {
+            o->fresh_headers = true;
+        } else if (strcmp(a, "--default-malloc") == 0) {
+            o->default_malloc = true;
+        } else if (strcmp(a, "--wire-bytes") == 0) {
+            o->wire_bytes = true;
+        } else if (strcmp(a, "--headers") == 0 && v) {
+            f->version_header = strcmp(v, "none") != 0;
+            f->code_header = strcmp(v, "both") == 0;
+            i++;
+        } else if (strcmp(a, "--key") == 0 && v) {
+            f->key = strcmp(v, "none") == 0   ? KAFKA_KEY_NONE
+                     : strcmp(v, "host") == 0 ? KAFKA_KEY_HOST
+                                              : KAFKA_KEY_HOST_COMPONENT;
+            i++;
+        } else if (strcmp(a, "--budget") == 0 && v) {
+            o->budget = strtoull(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--rdkafka") == 0 && v && o->n_props < 64) {
+            o->props[o->n_props++] = argv[++i];
+        } else {
+            usage();
+        }
+    }
 }
 
 static int send_cmd(int argc, char **argv)
 {
-    struct floor f = { .headers = true, .key = KAFKA_KEY_HOST_COMPONENT };
-    size_t budget = 16u << 20;
-    bool fresh_headers = false, default_malloc = false;
-    char *props[64];
-    int n_props = 0;
-    for (int i = 5; i < argc; i++) {
-        if (strcmp(argv[i], "--naive") == 0)
-            f.copy = fresh_headers = default_malloc = true;
-        else if (strcmp(argv[i], "--copy") == 0)
-            f.copy = true;
-        else if (strcmp(argv[i], "--fresh-headers") == 0)
-            fresh_headers = true;
-        else if (strcmp(argv[i], "--default-malloc") == 0)
-            default_malloc = true;
-        else if (strcmp(argv[i], "--no-headers") == 0)
-            f.headers = false;
-        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
-            f.key = strcmp(argv[++i], "none") == 0   ? KAFKA_KEY_NONE
-                    : strcmp(argv[i], "host") == 0 ? KAFKA_KEY_HOST
-                                                   : KAFKA_KEY_HOST_COMPONENT;
-        else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc)
-            budget = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--rdkafka") == 0 && i + 1 < argc && n_props < 64)
-            props[n_props++] = argv[++i];
-        else
-            usage();
-    }
-    f.n_blocks = budget / BLOCK < 2 ? 2 : budget / BLOCK > MAX_BLOCKS ? MAX_BLOCKS : budget / BLOCK;
+    struct floor f = { .version_header = true, .code_header = true,
+                       .key = KAFKA_KEY_HOST_COMPONENT, .tx_bytes = -1 };
+    struct send_opts o = { .budget = 16u << 20 };
+    parse_send_args(argc, argv, &f, &o);
+    f.n_blocks = o.budget / BLOCK < 2 ? 2 : o.budget / BLOCK > MAX_BLOCKS ? MAX_BLOCKS
+                                                                          : o.budget / BLOCK;
     for (size_t i = 0; i < f.n_blocks; i++)
         if (!(f.blocks[i].data = malloc(BLOCK)))
             die("out of memory");
     int fd = open(argv[4], O_RDONLY);
     if (fd < 0)
         die("cannot open the prepared file");
-    if (!default_malloc)
+    if (!o.default_malloc)
         kafka_sink_keep_batch_memory();
-    if (f.headers && !fresh_headers && !(f.reuse = kafka_headers_create(budget / 512)))
+    if (f.version_header && !o.fresh_headers && !(f.reuse = kafka_headers_create(o.budget / 512)))
         die("out of memory");
-    producer_new(&f, argv[2], argv[3], budget, props, n_props);
+    producer_new(&f, argv[2], argv[3], o.budget, o.props, o.n_props, o.wire_bytes);
     send_file(&f, fd);
     close(fd);
     while (rd_kafka_outq_len(f.rk) > 0)
         rd_kafka_poll(f.rk, 50);
-    fprintf(stderr, "kafka-floor: produced=%llu delivered=%llu failed=%llu\n",
+    if (o.wire_bytes) /* one more statistics interval, so that the last batches are counted */
+        for (int i = 0; i < 24; i++)
+            rd_kafka_poll(f.rk, 50);
+    fprintf(stderr, "kafka-floor: produced=%llu delivered=%llu failed=%llu",
             (unsigned long long)f.produced, (unsigned long long)f.delivered,
             (unsigned long long)f.failed);
+    if (o.wire_bytes)
+        fprintf(stderr, " wire_bytes=%lld", f.tx_bytes);
+    fprintf(stderr, "\n");
     rd_kafka_topic_destroy(f.rkt);
     rd_kafka_destroy(f.rk);
     kafka_headers_destroy(f.reuse);
@@ -348,7 +420,9 @@ static int send_cmd(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "prepare") == 0)
-        return prepare(argv[2], argv[3]);
+        return prepare(argv[2], argv[3], false);
+    if (argc == 5 && strcmp(argv[1], "prepare") == 0 && strcmp(argv[2], "--no-original") == 0)
+        return prepare(argv[3], argv[4], true);
     if (argc >= 5 && strcmp(argv[1], "send") == 0)
         return send_cmd(argc, argv);
     usage();

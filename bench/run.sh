@@ -1,46 +1,60 @@
 #!/usr/bin/env bash
 # bench/run.sh [BUILD_DIR] [N]: measures `lme-ingest parse` on an N-record corpus beside two floors
-# (cat to /dev/null; a minimal read-split-write loop), and `lme-ingest run --once` publishing it to
-# a mock Kafka cluster (3 brokers, 6 partitions) until every event is acknowledged. Best of 3 runs
-# each. See bench/README.md.
+# (cat to /dev/null; a minimal read-split-write loop), then `lme-ingest run --once` publishing it
+# to a mock Kafka cluster (3 brokers, 6 partitions) until every event is acknowledged, beside
+# kafka-floor: librdkafka alone producing the events `parse` made, with the sink's key, headers
+# and settings. The commands of each table run in turn, ROUNDS times (default 3), interleaved;
+# each row shows the median run. The last table gives the ratios of the medians.
+# PROFILE=1 also records one run --once and one floor run with `perf record` (bench/profile.sh).
+# See bench/README.md.
 set -euo pipefail
 build=${1:-build}
 n=${2:-1000000}
+rounds=${ROUNDS:-3}
 tools=$build/bench
 lme=$build/ingest/lme-ingest
 mock=$build/tests/tools/lme-mock-broker
-for bin in "$tools/corpus-gen" "$tools/floor-split" "$tools/rusage-run" "$lme" "$mock"; do
+here=$(cd "$(dirname "$0")" && pwd)
+for bin in "$tools/corpus-gen" "$tools/floor-split" "$tools/rusage-run" "$tools/kafka-floor" "$lme" \
+    "$mock"; do
     [ -x "$bin" ] || { echo "bench: $bin is missing: build first (cmake --build $build)" >&2; exit 1; }
 done
 
 corpus=$tools/corpus-$n.log
 out=$tools/out.jsonl
+runs=$tools/runs.txt # every run: "name wall_s=.. cpu_s=.. maxrss_kb=.. minflt=.. exit=0"
 [ -s "$corpus" ] || "$tools/corpus-gen" "$n" >"$corpus"
 bytes=$(stat -c %s "$corpus")
+: >"$runs"
 
-# best_of CMD...: runs CMD 3 times (stdout to $out); prints "wall_s cpu_s maxrss_kb" of the
-# fastest run.
-best_of() {
-    local best="" line wall cpu rss
-    for _ in 1 2 3; do
-        line=$("$tools/rusage-run" "$@" 2>&1 >"$out" | grep '^wall_s=' | tail -1)
-        wall=${line#wall_s=}; wall=${wall%% *}
-        cpu=${line#*cpu_s=}; cpu=${cpu%% *}
-        rss=${line#*maxrss_kb=}; rss=${rss%% *}
-        case "$line" in *" exit=0") ;; *) echo "bench: $* failed: $line" >&2; exit 1 ;; esac
-        if [ -z "$best" ] || awk -v a="$wall" -v b="${best%% *}" 'BEGIN{exit !(a<b)}'; then
-            best="$wall $cpu $rss"
-        fi
-    done
-    echo "$best"
+# once NAME CMD...: runs CMD (stdout to $out) and appends its figures to $runs.
+once() {
+    local name=$1 line
+    shift
+    line=$("$tools/rusage-run" "$@" 2>&1 >"$out" | grep '^wall_s=' | tail -1)
+    case "$line" in *" exit=0") ;; *) echo "bench: $name failed: $line" >&2; exit 1 ;; esac
+    echo "$name $line" >>"$runs"
 }
 
-row() { # name wall cpu rss
-    awk -v name="$1" -v w="$2" -v c="$3" -v r="$4" -v n="$n" -v b="$bytes" 'BEGIN{
-        printf "| %s | %.3f | %.3f | %.0f | %.1f | %.1f |\n", name, w, c, n/w, b/w/1e6, r/1024 }'
+# median NAME FIELD: the median of FIELD (wall_s, cpu_s, maxrss_kb, minflt) over NAME's runs.
+median() {
+    grep "^$1 wall_s=" "$runs" | tr ' ' '\n' | sed -n "s/^$2=//p" | sort -g |
+        awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-# A mock cluster for the end-to-end row, stopped on exit.
+row() { # NAME LABEL
+    awk -v name="$2" -v w="$(median "$1" wall_s)" -v c="$(median "$1" cpu_s)" \
+        -v r="$(median "$1" maxrss_kb)" -v f="$(median "$1" minflt)" -v n="$n" -v b="$bytes" 'BEGIN{
+        printf "| %s | %.3f | %.3f | %.0f | %.1f | %.1f | %d |\n", name, w, c, n/w, b/w/1e6, r/1024, f }'
+}
+
+ratio() { # LABEL NAME_A NAME_B
+    awk -v l="$1" -v wa="$(median "$2" wall_s)" -v wb="$(median "$3" wall_s)" \
+        -v ca="$(median "$2" cpu_s)" -v cb="$(median "$3" cpu_s)" \
+        'BEGIN{ printf "| %s | %.2f | %.2f |\n", l, wa / wb, ca / cb }'
+}
+
+# A mock cluster for the Kafka rows, stopped on exit.
 mock_dir=$(mktemp -d)
 trap 'kill "$mock_pid" 2>/dev/null; rm -rf "$mock_dir"' EXIT
 mkfifo "$mock_dir/in"
@@ -56,26 +70,65 @@ cat >"$config" <<EOF
  "inputs":[{"type":"file","paths":["$corpus"],"timezone":"UTC"}],
  "sinks":[{"type":"kafka","brokers":"$brokers","topic":"lme.events"}]}
 EOF
-# the same without the 41220 diagnosis, to show what enrichment costs
+# the same without the 41220 diagnosis: the very events `parse` makes, as the floor sends
 config_plain=$tools/bench-kafka-plain.json
 sed 's/"once_timeout_ms":600000,/"once_timeout_ms":600000,"enrichment":{"enabled":false},/' \
     "$config" >"$config_plain"
+# each run starts without checkpoints, or it would resume at the end and send nothing
+run_once() { once "$1" bash -c 'rm -rf "$1/state" && exec "$2" run --config "$3" --once' _ \
+    "$tools" "$lme" "$2"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "corpus: $corpus, $n records, $bytes bytes, $(wc -l <"$corpus") lines"
+echo "corpus: $corpus, $n records, $bytes bytes, $(wc -l <"$corpus") lines; medians of $rounds runs"
 echo
-echo "| command | wall s | CPU s | records/s | MB/s | peak RSS MB |"
-echo "|---|---|---|---|---|---|"
-read -r w c r < <(best_of cat "$corpus"); row "cat > /dev/null" "$w" "$c" "$r"
-read -r w c r < <(best_of "$tools/floor-split" "$corpus"); row "floor-split (read, split, write)" "$w" "$c" "$r"
-read -r w c r < <(best_of "$lme" parse --quiet --timezone UTC --host bench "$corpus"); row "lme-ingest parse > file" "$w" "$c" "$r"
+for _ in $(seq "$rounds"); do
+    once cat cat "$corpus"
+    once split "$tools/floor-split" "$corpus"
+    once parse "$lme" parse --quiet --timezone UTC --host bench "$corpus"
+done
 cp "$out" "$tools/parse.jsonl"
-# each run starts without checkpoints, or it would resume at the end and send nothing
-read -r w c r < <(best_of bash -c 'rm -rf "$1/state" && exec "$2" run --config "$3" --once' _ \
-    "$tools" "$lme" "$config"); row "lme-ingest run --once > Kafka (all acknowledged)" "$w" "$c" "$r"
-read -r w c r < <(best_of bash -c 'rm -rf "$1/state" && exec "$2" run --config "$3" --once' _ \
-    "$tools" "$lme" "$config_plain"); row "the same, enrichment off" "$w" "$c" "$r"
+echo "| command | wall s | CPU s | records/s | MB/s | peak RSS MB | page faults |"
+echo "|---|---|---|---|---|---|---|"
+row cat "cat > /dev/null"
+row split "floor-split (read, split, write)"
+row parse "lme-ingest parse > file"
+
+# the floor's input: parse's events with their keys and codes beside them (not timed)
+"$tools/kafka-floor" prepare "$tools/parse.jsonl" "$tools/floor.bin" 2>/dev/null
+floor=("$tools/kafka-floor" send "$brokers" lme.events "$tools/floor.bin")
+for _ in $(seq "$rounds"); do
+    run_once run "$config"
+    once floor "${floor[@]}"
+    run_once plain "$config_plain"
+    once naive "${floor[@]}" --naive
+done
+echo
+echo "| Kafka, every event acknowledged | wall s | CPU s | records/s | MB/s | peak RSS MB | page faults |"
+echo "|---|---|---|---|---|---|---|"
+row run "lme-ingest run --once > Kafka"
+row plain "the same, enrichment off (parse's very events)"
+row floor "kafka-floor: parse's events, the sink's way (no copy, headers reused)"
+row naive "kafka-floor --naive (RD_KAFKA_MSG_F_COPY, headers built per message)"
+echo
+echo "| ratio of medians | wall | CPU |"
+echo "|---|---|---|"
+ratio "run --once, enrichment off / kafka-floor (the same events)" plain floor
+ratio "run --once (enrichment on: +4.8% bytes) / kafka-floor" run floor
+ratio "run --once, enrichment off / kafka-floor --naive" plain naive
 mv "$tools/parse.jsonl" "$out"
+
+if [ "${PROFILE:-0}" = 1 ]; then
+    rm -rf "$tools/state"
+    perf record -q -e cpu-clock -F 2000 -o "$tools/run.perf" "$lme" run --config "$config_plain" \
+        --once 2>/dev/null
+    perf record -q -e cpu-clock -F 2000 -o "$tools/floor.perf" "${floor[@]}" 2>/dev/null
+    echo
+    echo "perf, run --once (enrichment off):"
+    bash "$here/profile.sh" "$tools/run.perf"
+    echo
+    echo "perf, kafka-floor:"
+    bash "$here/profile.sh" "$tools/floor.perf"
+fi
 
 events=$(wc -l <"$out")
 failures=$(grep -c '"lme_parse_failure"' "$out" || true)
