@@ -13,6 +13,7 @@
 #define SMALL 128
 #define N_CLASSES (8 + 8 * 25) /* up to 2^32 bytes */
 #define HUGE_PAGE (2u << 20)
+#define REUSE_CLASSES 4 /* a class and the three above it */
 
 struct block {
     uint32_t cls;
@@ -26,7 +27,7 @@ struct free_stack {
 
 struct arena {
     char *mem;
-    size_t cap, carved, live, n_live;
+    size_t cap, carved, peak, live, n_live;
     size_t max_block;
     struct free_stack free[N_CLASSES];
 };
@@ -72,25 +73,37 @@ static unsigned class_of(size_t s, size_t *size)
     return 8 + (k - 7) * 8 + (unsigned)(i - 1);
 }
 
+/* A free block of class cls, or of one of the next classes (at most three eighths larger):
+ * the region is carved further only when none is free, so that what it makes resident follows
+ * what is live rather than the history of every class. */
+static struct block *reuse(struct arena *a, unsigned cls)
+{
+    for (unsigned c = cls; c < cls + REUSE_CLASSES && c < N_CLASSES; c++) {
+        struct free_stack *fs = &a->free[c];
+        if (fs->n > 0)
+            return fs->v[--fs->n];
+    }
+    return NULL;
+}
+
 void *arena_take(struct arena *a, size_t n)
 {
     if (n > a->max_block)
         return NULL;
     size_t size;
     unsigned cls = class_of(sizeof(struct block) + n, &size);
-    struct free_stack *fs = &a->free[cls];
-    struct block *b;
-    if (fs->n > 0) {
-        b = fs->v[--fs->n];
-    } else {
+    struct block *b = reuse(a, cls);
+    if (!b) {
         if (size > a->cap - a->carved)
             return NULL;
         b = (struct block *)(a->mem + a->carved);
         a->carved += size;
+        if (a->carved > a->peak)
+            a->peak = a->carved;
         b->cls = cls;
         b->size = (uint32_t)size;
     }
-    a->live += size;
+    a->live += b->size;
     a->n_live++;
     return b + 1;
 }
@@ -130,4 +143,9 @@ size_t arena_live(const struct arena *a)
 size_t arena_carved(const struct arena *a)
 {
     return a->carved;
+}
+
+size_t arena_peak(const struct arena *a)
+{
+    return a->peak;
 }

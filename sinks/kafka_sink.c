@@ -655,11 +655,13 @@ static void log_totals(const struct kafka_sink *ks)
         lme_log(LME_LOG_INFO, "dead-letter totals", "sink", ks->base.name, "reason",
                 rd_kafka_err2name((rd_kafka_resp_err_t)ks->reasons[i].code), "count", n, NULL);
     }
-    char spilled[24], built[24];
+    char spilled[24], built[24], peak[24];
     snprintf(spilled, sizeof(spilled), "%llu", (unsigned long long)ks->spilled);
     snprintf(built, sizeof(built), "%zu", ks->headers ? kafka_headers_built(ks->headers) : 0);
+    snprintf(peak, sizeof(peak), "%zu", ks->arena ? arena_peak(ks->arena) : 0);
     lme_log(ks->spilled ? LME_LOG_INFO : LME_LOG_DEBUG, "kafka: memory", "sink", ks->base.name,
-            "events_outside_the_arena", spilled, "header_lists_built", built, NULL);
+            "events_outside_the_arena", spilled, "arena_bytes_used_at_most", peak,
+            "header_lists_built", built, NULL);
 }
 
 static void kafka_sink_destroy(struct sink *s)
@@ -728,7 +730,7 @@ void kafka_sink_keep_batch_memory(void)
 {
 #if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 16 << 20);
 #endif
 }
 
