@@ -21,6 +21,7 @@ struct router {
     size_t n_sinks;
     struct enrich *enrich;
     struct lme_buf json;
+    struct event_json_memo memo;
     struct router_stats stats;
     router_waiting_fn waiting;
     void *waiting_ctx;
@@ -170,7 +171,7 @@ static int wait_for_budget(struct router *r, struct lme_err *err)
 static int encode(struct router *r, const struct lme_event *ev, const struct event_json_opts *opts)
 {
     lme_buf_reset(&r->json);
-    return event_json_encode_with(ev, opts, &r->json);
+    return event_json_encode_with(ev, opts, &r->memo, &r->json);
 }
 
 int router_send(void *ctx, const struct lme_event *ev, const struct origin *from,

@@ -16,12 +16,26 @@ struct event_json_opts {
     bool no_original; /* event.original: the raw record, about a fifth of the bytes */
 };
 
+/* The day an encoder last wrote a time of, and its text: consecutive events mostly share both
+ * days (of @timestamp and of event.created), and the calendar is the dearest part of a time. */
+struct event_json_day {
+    bool known;
+    int64_t day; /* since the epoch */
+    char text[10];
+};
+
+/* What an encoder remembers from one event to the next. Owned by the caller, zeroed before its
+ * first use, used by one thread at a time; it changes no output. */
+struct event_json_memo {
+    struct event_json_day timestamp, created;
+};
+
 /* Appends ev as one JSON object (no newline) to out. Returns 0 or LME_ENOMEM (out unchanged). */
 int event_json_encode(const struct lme_event *ev, struct lme_buf *out);
 
-/* The same, leaving out what opts says. */
+/* The same, leaving out what opts says; memo (NULL: none) spares work across calls. */
 int event_json_encode_with(const struct lme_event *ev, const struct event_json_opts *opts,
-                           struct lme_buf *out);
+                           struct event_json_memo *memo, struct lme_buf *out);
 
 /* Whether a and b encode alike. */
 bool event_json_opts_equal(const struct event_json_opts *a, const struct event_json_opts *b);

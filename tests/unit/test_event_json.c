@@ -16,6 +16,7 @@
 #include "err.h"
 #include "event.h"
 #include "event_json.h"
+#include "json_str.h"
 
 #define S(lit) ((struct lme_str){ (lit), sizeof(lit) - 1 })
 #define NONE ((struct lme_str){ NULL, 0 })
@@ -1203,6 +1204,71 @@ static void test_output_never_exceeds_the_space_the_encoder_reserved(void **stat
     }
 }
 
+/* ---- the escaper's fast path ---- */
+
+/* Random strings (control bytes, quotes, backslashes, non-UTF-8 and UTF-8 bytes at random places,
+ * plain runs of every length around 16): the message in the event is byte for byte what
+ * json_str.h's escaper writes, and the non-UTF-8 tag follows the same rule. */
+static void test_strings_are_escaped_as_json_str_does(void **state)
+{
+    (void)state;
+    static const unsigned char odd[] = { 0, 0x1f, '"', '\\', '\n', '\r', 0x7f, 0x80, 0x9d, 0xe9,
+                                         0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80 };
+    unsigned seed = 2026;
+    char str[200];
+    char want[6 * sizeof(str) + 2];
+    for (int round = 0; round < 20000; round++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t n = (seed >> 16) % sizeof(str);
+        unsigned rarity = round % 2 ? 8 : 64; /* odd bytes close together, or after long runs */
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            str[i] = (seed >> 16) % rarity == 0 ? (char)odd[(seed >> 20) % sizeof(odd)]
+                                                : (char)('a' + (seed >> 20) % 26);
+        }
+        struct lme_event ev = minimal_event();
+        ev.message = (struct lme_str){ str, n };
+        ev.original = S("x");
+        bool non_utf8 = false;
+        char *end = lme_json_put_string(want, str, n, &non_utf8);
+        struct lme_buf b = LME_BUF_INIT;
+        assert_int_equal(event_json_encode(&ev, &b), 0);
+        const char *at = memmem(b.data, b.len, "\"message\":", 10);
+        assert_non_null(at);
+        if (memcmp(at + 10, want, (size_t)(end - want)) != 0)
+            fail_msg("round %d: %.*s", round, (int)(end - want), want);
+        assert_int_equal(memmem(b.data, b.len, "lme_non_utf8", 12) != NULL, non_utf8);
+        lme_buf_free(&b);
+    }
+}
+
+/* An encoder's memo spares the calendar, never changes a byte: times on the same day, the next
+ * day, before 1970, around midnight and beyond the year 9999, in every order. */
+static void test_memo_changes_no_output(void **state)
+{
+    (void)state;
+    static const int64_t times[] = { 890191370000, 890191370001, 890191399999, 890179200000,
+                                     890265599999, 890265600000, 0, -1, -86400000, -86400001,
+                                     951782400000, 253402300799999, 253402300800000,
+                                     -62135596800000, 890191370000, 1795985221123 };
+    static const struct event_json_opts whole = { 0 };
+    struct event_json_memo memo = { 0 };
+    size_t n = sizeof(times) / sizeof(times[0]);
+    for (size_t i = 0; i < n * n; i++) {
+        struct lme_event ev = example_event();
+        ev.time_ms = times[i % n];
+        ev.created_ms = times[(i / n + i) % n];
+        struct lme_buf a = LME_BUF_INIT, b = LME_BUF_INIT;
+        assert_int_equal(event_json_encode(&ev, &a), 0);
+        assert_int_equal(event_json_encode_with(&ev, &whole, &memo, &b), 0);
+        if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+            fail_msg("%lld/%lld: %.*s\nwith memo: %.*s", (long long)ev.time_ms,
+                     (long long)ev.created_ms, (int)a.len, a.data, (int)b.len, b.data);
+        lme_buf_free(&a);
+        lme_buf_free(&b);
+    }
+}
+
 /* ---- options ---- */
 
 /* event_original: false leaves out exactly `,"original":...` and nothing else; the default is
@@ -1215,8 +1281,8 @@ static void test_without_original_only_that_field_is_left_out(void **state)
     ev.message = S("caf\xe9"); /* a non-UTF-8 byte elsewhere: the tag stays */
     struct lme_buf a = LME_BUF_INIT, b = LME_BUF_INIT, c = LME_BUF_INIT;
     assert_int_equal(event_json_encode(&ev, &a), 0);
-    assert_int_equal(event_json_encode_with(&ev, &whole, &b), 0);
-    assert_int_equal(event_json_encode_with(&ev, &lean, &c), 0);
+    assert_int_equal(event_json_encode_with(&ev, &whole, NULL, &b), 0);
+    assert_int_equal(event_json_encode_with(&ev, &lean, NULL, &c), 0);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.data, b.data, a.len);
     assert_int_equal(lme_buf_append(&a, "", 1), 0); /* NUL-terminated for strstr */
@@ -1343,6 +1409,8 @@ int main(void)
         cmocka_unit_test(test_encoding_appends_after_existing_content),
         cmocka_unit_test(test_non_utf8_tag_of_one_event_does_not_leak_into_the_next),
         cmocka_unit_test(test_without_original_only_that_field_is_left_out),
+        cmocka_unit_test(test_strings_are_escaped_as_json_str_does),
+        cmocka_unit_test(test_memo_changes_no_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
