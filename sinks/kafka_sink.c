@@ -40,8 +40,9 @@
 /* An event kept until librdkafka reported every copy produced from it: what the report needs,
  * then the JSON, the payload librdkafka points at. In the arena, or after a struct spill. */
 struct held {
-    uint64_t token; /* the pipeline's, for its settlement */
-    uint32_t len;   /* of the JSON */
+    uint64_t token;     /* the pipeline's, for its settlement */
+    int64_t created_ms; /* the message's timestamp: when the record was read (0: at produce) */
+    uint32_t len;       /* of the JSON */
     uint8_t copies; /* reports still due: 2 when it goes to the alerts topic too */
     bool in_arena;
     char code[6];   /* event.code for the header; "" when absent */
@@ -250,6 +251,7 @@ static struct spill *own_spill(struct kafka_sink *ks, struct held *h, bool alert
             return NULL;
         struct held *c = spill_held(sp);
         c->token = h->token;
+        c->created_ms = h->created_ms;
         c->copies = 1;
         memcpy(c->code, h->code, sizeof(c->code));
         memcpy(c->json, h->json, h->len);
@@ -503,7 +505,8 @@ static int producer_new(struct kafka_sink *ks, struct lme_err *err)
 
 /* ---- producing ---- */
 
-/* Produces one copy of h without copying it: librdkafka points at h->json until the report. */
+/* Produces one copy of h without copying it: librdkafka points at h->json until the report.
+ * The timestamp is event.created's (librdkafka would read the clock again for it). */
 static rd_kafka_resp_err_t produce(struct kafka_sink *ks, struct held *h, bool alerts,
                                    const char *key, size_t key_len)
 {
@@ -511,7 +514,8 @@ static rd_kafka_resp_err_t produce(struct kafka_sink *ks, struct held *h, bool a
     rd_kafka_resp_err_t e = rd_kafka_producev(
         ks->rk, RD_KAFKA_V_RKT(alerts ? ks->alerts_rkt : ks->rkt), RD_KAFKA_V_MSGFLAGS(0),
         RD_KAFKA_V_VALUE(h->json, h->len), RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque_of(h, alerts)), RD_KAFKA_V_END);
+        RD_KAFKA_V_TIMESTAMP(h->created_ms), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(opaque_of(h, alerts)), RD_KAFKA_V_END);
     if (e && hdrs)
         kafka_headers_put(ks->headers, hdrs, h->code);
     return e;
@@ -565,6 +569,7 @@ static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const cha
         return lme_err_set(err, LME_ENOMEM, "%s: out of memory", s->name);
     int copies = 1 + (ks->alerts_rkt && (ev->flags & LME_EV_DIAGNOSED));
     h->token = token;
+    h->created_ms = ev->created_ms > 0 ? ev->created_ms : 0;
     h->copies = (uint8_t)copies; /* all of them before the first is produced */
     if (ev->code.len == 5)
         memcpy(h->code, ev->code.ptr, 5);

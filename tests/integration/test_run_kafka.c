@@ -1,8 +1,9 @@
 /* `lme-ingest run --once` against a real Kafka-protocol broker (lme-mock-broker, its own
  * process on loopback), read back with kcat: every fixture record arrives exactly once, as the
- * schema's JSON, keyed and ordered per key, with its headers; a broker down at start; a broker
- * that never answers; the dead-letter path; a fatal producer error survived; a Kafka sink without
- * event.original and headers beside a file sink that keeps them (two encodings of each event).
+ * schema's JSON, keyed and ordered per key, with its headers and event.created as its timestamp;
+ * a broker down at start; a broker that never answers; the dead-letter path; a fatal producer
+ * error survived; a Kafka sink without event.original and headers beside a file sink that keeps
+ * them (two encodings of each event).
  * Usage: test_run_kafka LME_INGEST FIXTURES_DIR MOCK_BROKER KCAT */
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,30 +70,32 @@ static const char *write_config(const char *name, const char *brokers, const cha
     return path;
 }
 
-/* Every message of the topic: [{"partition", "offset", "key", "headers", "value"}, ...]. */
+/* Every message of the topic: [{"partition", "offset", "key", "headers", "timestamp",
+ * "value"}, ...]. */
 static json_t *consume(const char *brokers)
 {
     struct run_result res = run((const char *const[]){ kcat, "-b", brokers, "-C", "-t", TOPIC,
-        "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%k\t%h\t%s\n", NULL });
+        "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%k\t%h\t%T\t%s\n", NULL });
     assert_int_equal(res.status, 0);
     json_t *msgs = json_array();
     char *save = NULL;
     for (char *line = strtok_r(res.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *f[5];
-        for (int i = 0; i < 4; i++) {
+        char *f[6];
+        for (int i = 0; i < 5; i++) {
             f[i] = line;
             line = strchr(line, '\t');
             assert_non_null(line);
             *line++ = '\0';
         }
-        f[4] = line;
+        f[5] = line;
         json_error_t jerr;
-        json_t *value = json_loads(f[4], JSON_REJECT_DUPLICATES, &jerr);
+        json_t *value = json_loads(f[5], JSON_REJECT_DUPLICATES, &jerr);
         if (!value)
-            fail_msg("message value is not JSON (%s): %s", jerr.text, f[4]);
-        json_array_append_new(msgs, json_pack("{s:i, s:I, s:s, s:s, s:o}", "partition", atoi(f[0]),
-                                              "offset", (json_int_t)atoll(f[1]), "key", f[2],
-                                              "headers", f[3], "value", value));
+            fail_msg("message value is not JSON (%s): %s", jerr.text, f[5]);
+        json_array_append_new(msgs, json_pack("{s:i, s:I, s:s, s:s, s:I, s:o}", "partition",
+                                              atoi(f[0]), "offset", (json_int_t)atoll(f[1]),
+                                              "key", f[2], "headers", f[3], "timestamp",
+                                              (json_int_t)atoll(f[4]), "value", value));
     }
     run_result_free(&res);
     return msgs;
@@ -167,6 +170,15 @@ static void check_message(json_t *msg)
     assert_true(json_equal(a, b));
     json_decref(a);
     json_decref(b);
+
+    /* the message's timestamp is event.created: when the record was read */
+    struct tm tm = { 0 };
+    int ms = 0;
+    const char *created = event_str(value, "event.created");
+    assert_non_null(strptime(created, "%Y-%m-%dT%H:%M:%S", &tm));
+    assert_int_equal(sscanf(strchr(created, '.'), ".%3dZ", &ms), 1);
+    assert_int_equal(json_integer_value(json_object_get(msg, "timestamp")),
+                     (json_int_t)timegm(&tm) * 1000 + ms);
 
     const char *component = event_str(value, "process.name");
     char key[256];
