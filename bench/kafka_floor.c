@@ -17,9 +17,11 @@
  *
  * By default it produces the way the sink does, the cheapest way librdkafka offers: payloads
  * without a copy, header lists reused (kafka_headers.c), a topic handle, glibc's thresholds fixed
- * (kafka_sink_keep_batch_memory). --copy lets librdkafka copy each payload
- * (RD_KAFKA_MSG_F_COPY), --fresh-headers builds each message's header list, --default-malloc
- * leaves glibc's thresholds alone; --naive is all three: a producer written the obvious way.
+ * (kafka_sink_keep_batch_memory), the timestamp read once per block (as lme-ingest reads it once
+ * per chunk for event.created). --copy lets librdkafka copy each payload (RD_KAFKA_MSG_F_COPY),
+ * --fresh-headers builds each message's header list, --default-malloc leaves glibc's thresholds
+ * alone; --naive is all three, and lets librdkafka read the clock for each message: a producer
+ * written the obvious way.
  *
  * Sending reads PREPARED in blocks of 4 MiB. Without --copy a message's payload is the block
  * itself; a block is read into again once every message in it was reported, and BYTES (16 MiB,
@@ -32,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kafka_headers.h"
@@ -63,6 +66,8 @@ struct floor {
     size_t n_blocks;
     uint64_t produced, delivered, failed;
     long long tx_bytes; /* from librdkafka's last statistics; -1: none yet */
+    bool clock_per_message; /* --naive: librdkafka reads the clock for each timestamp */
+    int64_t read_ms;        /* else: when the block was read, as lme-ingest's event.created */
 };
 
 static void die(const char *what)
@@ -262,7 +267,8 @@ static void produce(struct floor *f, struct block *b, const char *key, size_t ke
         rd_kafka_resp_err_t e = rd_kafka_producev(
             f->rk, RD_KAFKA_V_RKT(f->rkt), RD_KAFKA_V_MSGFLAGS(f->copy ? RD_KAFKA_MSG_F_COPY : 0),
             RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
-            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(f->copy ? NULL : b), RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(f->clock_per_message ? 0 : f->read_ms), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE(f->copy ? NULL : b), RD_KAFKA_V_END);
         if (!e) {
             f->produced++;
             b->pending += !f->copy;
@@ -311,6 +317,9 @@ static void send_file(struct floor *f, int fd)
         ssize_t n;
         while (len < BLOCK && (n = read(fd, b->data + len, BLOCK - len)) > 0)
             len += (size_t)n;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        f->read_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
         if (len == 0)
             return;
         size_t left = produce_block(f, b, len);
@@ -348,7 +357,7 @@ static void parse_send_args(int argc, char **argv, struct floor *f, struct send_
     for (int i = 5; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--naive") == 0) {
-            f->copy = o->fresh_headers = o->default_malloc = true;
+            f->copy = o->fresh_headers = o->default_malloc = f->clock_per_message = true;
         } else if (strcmp(a, "--copy") == 0) {
             f->copy = true;
         } else if (strcmp(a, "--fresh-headers") == 0) {
