@@ -18,8 +18,8 @@ awk '
     else if (dso ~ /libc\.so/ && sym ~ /malloc|free|_int_|unlink_chunk|consolidate|tcache|realloc|calloc|arena|sysmalloc|systrim/) c = "malloc/free"
     else if (dso ~ /libc\.so/ && sym ~ /memmove|memcpy|memset/) c = "copies (memcpy, memmove, memset)"
     else if (dso ~ /libc\.so/ && sym ~ /pthread|mutex|rwlock|cond|futex|lll_/) c = "locks"
-    else if (dso ~ /lme-ingest|kafka-floor/) c = "our code"
-    else c = "other (libc, vdso, ...)"
+    else if (dso ~ /\.so/ || dso ~ /^\[/) c = "other (libc, vdso, ...)"
+    else c = "our code"
     share[c] += period; total += period
 }
 END {

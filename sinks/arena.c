@@ -2,17 +2,14 @@
  * power of two (144, 160, ..., 256, 288, ...), so a block wastes at most an eighth of itself.
  * Each block starts with a header naming its class. A class's free blocks are kept on a stack of
  * pointers beside them, not linked through them: taking one then reads nothing of the block, which
- * is cold in the cache by then (a linked list cost a cache miss per message). The region is
- * 2 MiB-aligned and asks for transparent huge pages: fewer page faults and TLB misses. */
+ * is cold in the cache by then (a linked list cost a cache miss per message). */
 #include "arena.h"
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #define SMALL 128
 #define N_CLASSES (8 + 8 * 25) /* up to 2^32 bytes */
-#define HUGE_PAGE (2u << 20)
 #define REUSE_CLASSES 4 /* a class and the three above it */
 
 struct block {
@@ -35,14 +32,10 @@ struct arena {
 struct arena *arena_create(size_t capacity)
 {
     struct arena *a = calloc(1, sizeof(*a));
-    capacity = (capacity + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    if (!a || !(a->mem = aligned_alloc(HUGE_PAGE, capacity))) {
+    if (!a || capacity < SMALL || !(a->mem = malloc(capacity))) {
         free(a);
         return NULL;
     }
-#ifdef MADV_HUGEPAGE
-    madvise(a->mem, capacity, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
-#endif
     a->cap = capacity;
     a->max_block = capacity / 64;
     return a;
@@ -73,15 +66,26 @@ static unsigned class_of(size_t s, size_t *size)
     return 8 + (k - 7) * 8 + (unsigned)(i - 1);
 }
 
+/* The size of class c's blocks: class_of's inverse. */
+static size_t class_size(unsigned c)
+{
+    if (c < 8)
+        return 16 * ((size_t)c + 1);
+    unsigned k = 7 + (c - 8) / 8;
+    return ((size_t)1 << k) + ((size_t)(c - 8) % 8 + 1) * ((size_t)1 << (k - 3));
+}
+
 /* A free block of class cls, or of one of the next classes (at most three eighths larger):
  * the region is carved further only when none is free, so that what it makes resident follows
  * what is live rather than the history of every class. */
-static struct block *reuse(struct arena *a, unsigned cls)
+static struct block *reuse(struct arena *a, unsigned cls, size_t *size)
 {
     for (unsigned c = cls; c < cls + REUSE_CLASSES && c < N_CLASSES; c++) {
         struct free_stack *fs = &a->free[c];
-        if (fs->n > 0)
+        if (fs->n > 0) {
+            *size = class_size(c);
             return fs->v[--fs->n];
+        }
     }
     return NULL;
 }
@@ -92,7 +96,7 @@ void *arena_take(struct arena *a, size_t n)
         return NULL;
     size_t size;
     unsigned cls = class_of(sizeof(struct block) + n, &size);
-    struct block *b = reuse(a, cls);
+    struct block *b = reuse(a, cls, &size); /* its header is not read: cold by now */
     if (!b) {
         if (size > a->cap - a->carved)
             return NULL;
@@ -103,7 +107,7 @@ void *arena_take(struct arena *a, size_t n)
         b->cls = cls;
         b->size = (uint32_t)size;
     }
-    a->live += b->size;
+    a->live += size;
     a->n_live++;
     return b + 1;
 }
