@@ -5,8 +5,9 @@
 # kafka-floor: librdkafka alone producing the events `parse` made, with the sink's key, headers
 # and settings. The commands of each table run in turn, ROUNDS times (default 3), interleaved;
 # each row shows the median run. The last table gives the ratios of the medians.
-# PROFILE=1 also records one run --once and one floor run with `perf record` (bench/profile.sh).
-# See bench/README.md.
+# BASELINE=PATH/lme-ingest adds that binary's run --once (enrichment off), interleaved with the
+# rest: a change's before and after in one run. PROFILE=1 also records one run --once and one
+# floor run with `perf record` (bench/profile.sh). See bench/README.md.
 set -euo pipefail
 build=${1:-build}
 n=${2:-1000000}
@@ -76,7 +77,9 @@ sed 's/"once_timeout_ms":600000,/"once_timeout_ms":600000,"enrichment":{"enabled
     "$config" >"$config_plain"
 # each run starts without checkpoints, or it would resume at the end and send nothing
 run_once() { once "$1" bash -c 'rm -rf "$1/state" && exec "$2" run --config "$3" --once' _ \
-    "$tools" "$lme" "$2"; }
+    "$tools" "${3:-$lme}" "$2"; }
+baseline=${BASELINE:-}
+[ -z "$baseline" ] || [ -x "$baseline" ] || { echo "bench: $baseline is not executable" >&2; exit 1; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "corpus: $corpus, $n records, $bytes bytes, $(wc -l <"$corpus") lines; medians of $rounds runs"
@@ -101,6 +104,7 @@ for _ in $(seq "$rounds"); do
     once floor "${floor[@]}"
     run_once plain "$config_plain"
     once naive "${floor[@]}" --naive
+    [ -z "$baseline" ] || run_once baseline "$config_plain" "$baseline"
 done
 echo
 echo "| Kafka, every event acknowledged | wall s | CPU s | records/s | MB/s | peak RSS MB | page faults |"
@@ -109,12 +113,15 @@ row run "lme-ingest run --once > Kafka"
 row plain "the same, enrichment off (parse's very events)"
 row floor "kafka-floor: parse's events, the sink's way (no copy, headers reused)"
 row naive "kafka-floor --naive (RD_KAFKA_MSG_F_COPY, headers built per message)"
+[ -z "$baseline" ] || row baseline "baseline ($baseline), enrichment off"
 echo
 echo "| ratio of medians | wall | CPU |"
 echo "|---|---|---|"
 ratio "run --once, enrichment off / kafka-floor (the same events)" plain floor
 ratio "run --once (enrichment on: +4.8% bytes) / kafka-floor" run floor
 ratio "run --once, enrichment off / kafka-floor --naive" plain naive
+[ -z "$baseline" ] || ratio "baseline, enrichment off / kafka-floor" baseline floor
+[ -z "$baseline" ] || ratio "run --once, enrichment off / baseline" plain baseline
 mv "$tools/parse.jsonl" "$out"
 
 if [ "${PROFILE:-0}" = 1 ]; then

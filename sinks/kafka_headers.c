@@ -1,6 +1,12 @@
 /* Header lists by event.code: see kafka_headers.h. An open-addressed table of the codes seen, each
  * with a stack of idle lists. Codes beyond the table's room (more than a connector logs) are not
- * kept: their lists are built for each message, as librdkafka would. */
+ * kept: their lists are built for each message, as librdkafka would.
+ *
+ * A code's lists are built several at a time (8, then as many as it has, up to 256), so that they
+ * sit together in the heap: built one by one between librdkafka's blocks for the messages, they
+ * stayed scattered among them for good, the blocks freed around them could not merge, and every
+ * allocation of the next messages' blocks took glibc's slow path (0.2 s of the benchmark's 1.4 s
+ * on the producing thread). */
 #include "kafka_headers.h"
 
 #include <stdint.h>
@@ -12,10 +18,14 @@
 #define MAX_CODES (SLOTS / 2)  /* keeps probes short */
 #define CODE_MAX 5
 
+#define FIRST_BATCH 8
+#define MAX_BATCH 256
+
 struct slot {
     uint64_t key; /* 0: empty */
     rd_kafka_headers_t **idle;
     uint32_t n, cap;
+    uint32_t built;
 };
 
 struct kafka_headers {
@@ -81,15 +91,6 @@ static rd_kafka_headers_t *build(struct kafka_headers *kh, const char *code)
     return h;
 }
 
-rd_kafka_headers_t *kafka_headers_get(struct kafka_headers *kh, const char *code)
-{
-    struct slot *s = find(kh, key_of(code), 0);
-    if (!s || s->n == 0)
-        return build(kh, code);
-    kh->idle--;
-    return s->idle[--s->n];
-}
-
 static int grow(struct slot *s)
 {
     uint32_t cap = s->cap ? 2 * s->cap : 64;
@@ -99,6 +100,34 @@ static int grow(struct slot *s)
     s->idle = v;
     s->cap = cap;
     return 0;
+}
+
+/* A list for s's code, with a batch more put idle (as many as the idle limit and memory let). */
+static rd_kafka_headers_t *build_batch(struct kafka_headers *kh, struct slot *s, const char *code)
+{
+    uint32_t batch = s->built < FIRST_BATCH ? FIRST_BATCH
+                     : s->built < MAX_BATCH ? s->built
+                                            : MAX_BATCH;
+    for (uint32_t i = 1; i < batch && kh->idle < kh->max_idle; i++) {
+        if (s->n == s->cap && grow(s) != 0)
+            break;
+        s->idle[s->n++] = build(kh, code);
+        kh->idle++;
+        s->built++;
+    }
+    s->built++;
+    return build(kh, code);
+}
+
+rd_kafka_headers_t *kafka_headers_get(struct kafka_headers *kh, const char *code)
+{
+    struct slot *s = find(kh, key_of(code), 1);
+    if (!s)
+        return build(kh, code);
+    if (s->n == 0)
+        return build_batch(kh, s, code);
+    kh->idle--;
+    return s->idle[--s->n];
 }
 
 void kafka_headers_put(struct kafka_headers *kh, rd_kafka_headers_t *h, const char *code)
