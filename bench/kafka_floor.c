@@ -23,7 +23,7 @@
  * alone; --naive is all three, and lets librdkafka read the clock for each message: a producer
  * written the obvious way.
  *
- * Sending reads PREPARED in blocks of 4 MiB. Without --copy a message's payload is the block
+ * Sending reads PREPARED in blocks of 1 MiB. Without --copy a message's payload is the block
  * itself; a block is read into again once every message in it was reported, and BYTES (16 MiB,
  * the default max_in_flight_bytes) worth of blocks bound what is in flight. With --copy a block
  * is free at once. */
@@ -40,7 +40,7 @@
 #include "kafka_headers.h"
 #include "kafka_sink.h"
 
-#define BLOCK (4u << 20)
+#define BLOCK (1u << 20)
 #define MAX_BLOCKS 64
 
 /* One event in the prepared file: this header, the key, the code, then the JSON. */
