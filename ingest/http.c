@@ -51,7 +51,7 @@ struct http_server {
     bool watchdog_running;
     pthread_t watchdog;
     bool starting;       /* the library's messages are kept in start_msg, not logged */
-    char start_msg[256]; /* why the library could not start */
+    char start_msg[512]; /* why the library could not start */
 };
 
 int http_parse_listen(const char *listen, struct sockaddr_storage *addr, struct lme_err *err)
