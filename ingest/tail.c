@@ -87,9 +87,12 @@ enum tail_change tail_check(struct tail_file *t)
     if (st.st_nlink == 0)
         return TAIL_DELETED;
     struct stat at;
-    if (stat(t->path, &at) != 0 || at.st_dev != st.st_dev || at.st_ino != st.st_ino)
-        return TAIL_MOVED;
-    return TAIL_SAME;
+    if (stat(t->path, &at) == 0 && at.st_dev == st.st_dev && at.st_ino == st.st_ino)
+        return TAIL_SAME;
+    /* the name went between the two looks: deleted then, if no name is left at all */
+    if (fstat(t->fd, &st) == 0 && st.st_nlink == 0)
+        return TAIL_DELETED;
+    return TAIL_MOVED;
 }
 
 void tail_refresh_fingerprint(struct tail_file *t)
