@@ -59,7 +59,8 @@ static unsigned class_of(size_t s, size_t *size)
         *size = 16 * ((size_t)c + 1);
         return c;
     }
-    unsigned k = 63 - (unsigned)__builtin_clzll((unsigned long long)(s - 1)); /* 2^k < s <= 2^k+1 */
+    /* 2^k < s <= 2^(k+1) */
+    unsigned k = 63 - (unsigned)__builtin_clzll((unsigned long long)(s - 1));
     size_t step = (size_t)1 << (k - 3);
     size_t i = (s - ((size_t)1 << k) + step - 1) / step; /* 1 to 8 */
     *size = ((size_t)1 << k) + i * step;

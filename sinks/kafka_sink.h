@@ -42,10 +42,11 @@ extern const size_t kafka_sink_n_producer_defaults;
 
 /* librdkafka builds each batch in buffers of up to batch.size (1 MB) in its broker threads and
  * frees them when the broker answers. glibc's sliding thresholds give that memory back to the
- * kernel and the next batch faults it in again: on the benchmark 80,000 page faults a run, a
- * quarter of the producer's CPU on these virtual machines. This fixes the thresholds so that it
- * is kept (peak memory is the same; memory is given back only above 16 MiB free). Process-wide
- * (mallopt); kafka_sink_create calls it, so a process that produces nothing is left alone. */
+ * kernel and the next batch faults it in again: on the benchmark 80,000 to 110,000 page faults a
+ * run, and for librdkafka alone (bench/kafka_floor.c) half its CPU on these virtual machines.
+ * This fixes the thresholds so that it is kept (peak memory is the same; memory is given back
+ * only above 16 MiB free). Process-wide (mallopt); kafka_sink_create calls it, so a process that
+ * produces nothing is left alone. */
 void kafka_sink_keep_batch_memory(void);
 
 /* True for librdkafka properties whose values are secrets: never printed, logged or echoed. */
