@@ -4,8 +4,9 @@
 Usage: validate_events.py SCHEMA FILE_OR_DIR...  (a directory: every *.jsonl in it)
 A line with "sink" and "reason" is a dead-letter entry: it is validated against
 $defs/dead_letter, whose "event" is an event again.
-Exit 0 when every event is valid; 1 with each invalid event's file, line and reason; 77 when
-python3-jsonschema is missing (the test is then skipped). Lines that are not JSON objects are
+Exit 0 when every event is valid; 1 with each invalid event's file, line and reason; 77 (the
+test is skipped) when python3-jsonschema is missing or no event was seen (only tests that read
+none ran). Lines that are not JSON objects are
 errors too: every line a sink writes is an event."""
 import json
 import os
@@ -57,7 +58,9 @@ def main():
                     print(f"{path}:{n}: {where}: {err.message}", file=sys.stderr)
                     break
     print(f"validate_events: {events} events, {bad} invalid")
-    return 1 if bad or events == 0 else 0
+    if events == 0:  # only tests that read no event ran (ctest -R): nothing to judge
+        return 77
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
