@@ -635,7 +635,7 @@ void diagnosis_make(const struct enrich_connector *connector, const struct probe
 
 /* ---- output ---- */
 
-static void format_time(int64_t ms, char out[64])
+void diagnosis_format_time(int64_t ms, char out[64])
 {
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
@@ -719,7 +719,7 @@ int diagnosis_to_json(const struct diagnosis *d, struct lme_buf *out)
         rc = put_evidence(out, d) || put_remediation(out, d, top->cause);
     if (!rc && d->probed) {
         char when[64];
-        format_time(d->probed_at_ms, when);
+        diagnosis_format_time(d->probed_at_ms, when);
         rc = put_member(out, false, "probed_at", when);
     }
     if (!rc && d->probes_late)

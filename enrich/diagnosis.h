@@ -74,6 +74,9 @@ int diagnosis_to_json(const struct diagnosis *d, struct lme_buf *out);
 int diagnosis_to_text(const struct diagnosis *d, struct lme_buf *out);
 
 const char *diagnosis_cause_name(enum diagnosis_cause c);
+
+/* ms since the epoch as "1998-03-18T03:22:50.000Z" (UTC). */
+void diagnosis_format_time(int64_t ms, char out[64]);
 const char *diagnosis_confidence_name(enum diagnosis_confidence c);
 enum diagnosis_confidence diagnosis_confidence_of(int score);
 

@@ -17,6 +17,7 @@
 #include "context.h"
 #include "diagnosis.h"
 #include "hash.h"
+#include "incident.h"
 #include "log.h"
 #include "probes.h"
 
@@ -50,6 +51,17 @@ struct enrich {
         uint64_t last_use;
     } made[MADE_CACHE];
     uint64_t uses;
+    enum diagnosis_cause last_cause; /* of the last enrich_event: its incident's cause */
+
+    /* incidents (pipeline thread only) */
+    struct incident_tracker *incidents;
+    struct lme_event incident_events[2]; /* the last call's; borrow from the tracker's notes */
+    struct lme_buf incident_ref;         /* a 41220's lme.incident: {"id":...} */
+    uint64_t *judged;                    /* per connector: rounds judged so far */
+    int64_t *next_probe_ms;              /* per connector: when its periodic round is due */
+    struct probe_report round_report;    /* a finished round being judged */
+    struct lme_buf round_json;
+    struct enrich_incident_stats incident_stats;
 };
 
 int enrich_wants(const struct lme_event *ev)
@@ -132,6 +144,18 @@ struct enrich *enrich_create(const struct enrich_config *cfg, struct lme_err *er
         return NULL;
     }
     e->cfg = *cfg;
+    struct incident_config icfg = { cfg->incident_quiet_ms, cfg->incident_update_ms };
+    size_t nc = cfg->n_connectors ? cfg->n_connectors : 1;
+    if (!(e->incidents = incident_tracker_create(&icfg)) ||
+        !(e->judged = calloc(nc, sizeof(*e->judged))) ||
+        !(e->next_probe_ms = calloc(nc, sizeof(*e->next_probe_ms)))) {
+        incident_tracker_destroy(e->incidents);
+        free(e->judged);
+        free(e->slots);
+        free(e);
+        lme_err_set(err, LME_ENOMEM, "enrichment: out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->wake, NULL);
     if (!(e->context = context_create(cfg->context_records, cfg->context_max_age_ms, err))) {
@@ -166,6 +190,11 @@ void enrich_destroy(struct enrich *e)
     for (int i = 0; i < MADE_CACHE; i++)
         lme_buf_free(&e->made[i].json);
     lme_buf_free(&e->event_json);
+    incident_tracker_destroy(e->incidents);
+    lme_buf_free(&e->incident_ref);
+    lme_buf_free(&e->round_json);
+    free(e->judged);
+    free(e->next_probe_ms);
     free(e->slots);
     free(e);
 }
@@ -330,7 +359,7 @@ int enrich_event(struct enrich *e, const char *connector, struct lme_event *ev,
     if (attach(e, m, aged, age_ms, ev) != 0)
         return LME_ENOMEM;
     ev->flags |= LME_EV_DIAGNOSED;
-    *cause = m->cause;
+    *cause = e->last_cause = m->cause;
     pthread_mutex_lock(&e->mu);
     e->stats.diagnosed++;
     e->stats.late += late;
@@ -355,6 +384,184 @@ int enrich_connector_checks(struct enrich *e, size_t i, uint64_t *rounds,
         if (strcmp(all[k].name, "share") != 0)
             checks[(*n)++] = all[k];
     return have;
+}
+
+/* ---- incidents ---- */
+
+static bool code_is(const struct lme_event *ev, const char *code)
+{
+    return ev->code.len == 5 && memcmp(ev->code.ptr, code, 5) == 0;
+}
+
+/* The tracker's notes as events, counted. */
+static void incident_events(struct enrich *e, const struct incident_note *notes, size_t n,
+                            const struct lme_event **out, size_t *n_out)
+{
+    static const int severity[] = { [INCIDENT_PREDICTED] = 2, [INCIDENT_OPEN] = 1,
+                                    [INCIDENT_RESOLVED] = 3 };
+    int64_t now = lme_wall_ms();
+    for (size_t k = 0; k < n; k++) {
+        const struct incident_note *note = &notes[k];
+        struct lme_event *o = &e->incident_events[k];
+        memset(o, 0, sizeof(*o));
+        o->host = (struct lme_str){ note->host.data, note->host.len };
+        o->component = (struct lme_str){ note->component.data, note->component.len };
+        o->time_ms = note->time_ms;
+        o->created_ms = now;
+        o->message = (struct lme_str){ note->message.data, note->message.len };
+        o->severity = severity[note->state];
+        o->thread_id = -1;
+        o->origin_line = -1;
+        o->flags = LME_EV_INCIDENT;
+        o->diagnosis = (struct lme_str){ note->diagnosis.data, note->diagnosis.len };
+        o->incident = (struct lme_str){ note->incident.data, note->incident.len };
+        o->given_id = note->event_id;
+        o->alert_type = note->type;
+        e->incident_stats.opened[note->cause] += note->opened;
+        e->incident_stats.resolved[note->cause] += note->resolved;
+        e->incident_stats.predicted[note->cause] +=
+            note->state == INCIDENT_PREDICTED && strcmp(note->type, "start") == 0;
+    }
+    *out = e->incident_events;
+    *n_out = n;
+}
+
+int enrich_incidents_record(struct enrich *e, const char *connector, const struct lme_event *ev,
+                            bool replayed, struct lme_str *incident, const struct lme_event **out,
+                            size_t *n)
+{
+    *n = 0;
+    *incident = (struct lme_str){ NULL, 0 };
+    if (!e->cfg.enabled || !e->cfg.incidents)
+        return 0;
+    struct incident_record rec = { .connector = connector, .host = ev->host,
+                                   .component = ev->component, .time_ms = ev->time_ms,
+                                   .timed = !(ev->flags & LME_EV_NO_TIMESTAMP),
+                                   .is_41220 = enrich_wants(ev), .is_41207 = code_is(ev, "41207") };
+    char event_id[33], id[33];
+    if (rec.is_41220) {
+        lme_event_id(ev, event_id);
+        rec.event_id = event_id;
+        rec.read_ms = lme_mono_ms();
+        rec.wall_ms = lme_wall_ms();
+        rec.cause = ev->flags & LME_EV_DIAGNOSED ? e->last_cause : CAUSE_UNKNOWN;
+        rec.diagnosis = ev->diagnosis.ptr;
+        rec.diagnosis_len = ev->diagnosis.len;
+    }
+    const struct incident_note *notes;
+    size_t got;
+    if (incident_record(e->incidents, &rec, replayed, id, &notes, &got) != 0)
+        return LME_ENOMEM;
+    incident_events(e, notes, got, out, n);
+    if (!id[0])
+        return 0;
+    lme_buf_reset(&e->incident_ref);
+    if (lme_buf_append_str(&e->incident_ref, "{\"id\":\"") ||
+        lme_buf_append(&e->incident_ref, id, 32) || lme_buf_append_str(&e->incident_ref, "\"}"))
+        return LME_ENOMEM;
+    *incident = (struct lme_str){ e->incident_ref.data, e->incident_ref.len };
+    return 0;
+}
+
+/* Asks for connector i's periodic round when it is due. */
+static void request_periodic(struct enrich *e, size_t i, int64_t now)
+{
+    int interval = e->cfg.connectors[i].probe_interval_ms;
+    if (interval <= 0 || now < e->next_probe_ms[i])
+        return;
+    e->next_probe_ms[i] = now + interval;
+    pthread_mutex_lock(&e->mu);
+    struct slot *s = &e->slots[i];
+    if (!s->running && !s->requested) {
+        s->requested = true;
+        pthread_cond_broadcast(&e->wake);
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* Judges connector i's latest round when it is one not judged yet. */
+static int judge_round(struct enrich *e, size_t i, const struct lme_event **out, size_t *n)
+{
+    pthread_mutex_lock(&e->mu);
+    struct slot *s = &e->slots[i];
+    bool fresh = s->have && s->rounds > e->judged[i];
+    int64_t done_ms = s->done_ms;
+    if (fresh) {
+        e->round_report = s->report;
+        e->judged[i] = s->rounds;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (!fresh)
+        return 0;
+    const struct enrich_connector *c = &e->cfg.connectors[i];
+    struct diagnosis *d = malloc(sizeof(*d));
+    if (!d)
+        return LME_ENOMEM;
+    diagnosis_make(c, &e->round_report, NULL, NULL, false, d);
+    enum diagnosis_cause cause = diagnosis_cause(d);
+    lme_buf_reset(&e->round_json);
+    int rc = diagnosis_to_json(d, &e->round_json);
+    free(d);
+    if (rc)
+        return rc;
+    /* only a connector probed on its own period is predicted to fail; any round can clear one */
+    if (c->probe_interval_ms <= 0 && cause != CAUSE_NONE)
+        return 0;
+    struct incident_round round = { c->name, cause, e->round_json.data, e->round_json.len,
+                                    done_ms - e->round_report.took_ms,
+                                    e->round_report.probed_at_ms };
+    const struct incident_note *notes;
+    size_t got;
+    if (incident_round(e->incidents, &round, &notes, &got) != 0)
+        return LME_ENOMEM;
+    incident_events(e, notes, got, out, n);
+    return 0;
+}
+
+int enrich_incidents_tick(struct enrich *e, const struct lme_event **out, size_t *n)
+{
+    *n = 0;
+    if (!e->cfg.enabled || !e->cfg.incidents)
+        return 0;
+    int64_t now = lme_mono_ms();
+    for (size_t i = 0; i < e->cfg.n_connectors; i++) {
+        request_periodic(e, i, now);
+        int rc = judge_round(e, i, out, n);
+        if (rc || *n)
+            return rc;
+    }
+    const struct incident_note *notes;
+    size_t got;
+    if (incident_idle(e->incidents, now, &notes, &got) != 0)
+        return LME_ENOMEM;
+    incident_events(e, notes, got, out, n);
+    return 0;
+}
+
+int enrich_incidents_save(struct enrich *e, struct lme_buf *out)
+{
+    return incident_save(e->incidents, out);
+}
+
+int enrich_incidents_restore(struct enrich *e, const char *text, struct lme_err *err)
+{
+    return incident_restore(e->incidents, text, lme_mono_ms(), err);
+}
+
+size_t enrich_incidents_list(struct enrich *e, struct enrich_incident_view *out, size_t max)
+{
+    struct incident_view v[64];
+    size_t got = incident_list(e->incidents, v, max < 64 ? max : 64);
+    for (size_t k = 0; k < got; k++)
+        out[k] = (struct enrich_incident_view){ v[k].key, v[k].cause, v[k].host,
+                                                incident_state_name(v[k].state),
+                                                v[k].opened_wall_ms, v[k].count };
+    return got;
+}
+
+const struct enrich_incident_stats *enrich_incidents_stats(struct enrich *e)
+{
+    return &e->incident_stats;
 }
 
 void enrich_get_stats(struct enrich *e, struct enrich_stats *out)

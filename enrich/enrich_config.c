@@ -21,6 +21,12 @@ static const struct conf_key enrichment_keys[] = {
     CONF_INT_KEY(struct enrich_config, probe_horizon_ms, "probe_horizon_ms", 3600000, 0,
                  36500LL * 86400000,
                  "a 41220 older than this before its probes gets their causes at most medium"),
+    CONF_BOOL_KEY(struct enrich_config, incidents, "incidents", 1,
+                  "turn the 41220s of each connector into incidents (docs/incidents.md)"),
+    CONF_INT_KEY(struct enrich_config, incident_quiet_ms, "incident_quiet_ms", 900000, 1000,
+                 36500LL * 86400000, "an incident without a 41220 for this long (log time) is resolved"),
+    CONF_INT_KEY(struct enrich_config, incident_update_ms, "incident_update_ms", 300000, 0,
+                 36500LL * 86400000, "an open incident's running count goes out at most this often"),
 };
 
 const struct conf_table enrich_config_keys = CONF_TABLE("enrichment", enrichment_keys);
@@ -36,6 +42,8 @@ static const struct conf_key connector_keys[] = {
     CONF_STRING_KEY(struct enrich_connector, exchconn_ini, "exchconn_ini", NULL,
                     "local path of Exchconn.ini"),
     CONF_OWN_KEY("path_map", false, "Windows path prefix to local folder"),
+    CONF_INT_KEY(struct enrich_connector, probe_interval_ms, "probe_interval_ms", 0, 0, 86400000,
+                 "while following, run the probe round this often to predict incidents; 0: off"),
 };
 
 const struct conf_table enrich_connector_keys = CONF_TABLE("connectors", connector_keys);

@@ -25,6 +25,8 @@ void checkpoints_free(struct checkpoints *cps)
     free(cps->v);
     cps->v = NULL;
     cps->n = cps->cap = 0;
+    free(cps->state);
+    cps->state = NULL;
 }
 
 struct checkpoint *checkpoints_find(struct checkpoints *cps, uint64_t dev, uint64_t ino)
@@ -109,6 +111,8 @@ static int read_entry(json_t *e, struct checkpoints *cps)
         get_u64(e, "fingerprint_len", &fp_len) || fp_len > CHECKPOINT_FINGERPRINT_BYTES ||
         get_u64(e, "offset", &cp.offset))
         return LME_EINVAL;
+    if (get_u64(e, "added", &cp.added) || cp.added < cp.offset)
+        cp.added = cp.offset; /* written before the field existed, or nothing was in flight */
     cp.fingerprint_len = (uint32_t)fp_len;
     cp.path = (char *)json_string_value(path);
     return checkpoints_set(cps, &cp);
@@ -135,6 +139,9 @@ int checkpoints_load(const char *state_dir, struct checkpoints *cps, struct lme_
             break;
         rc = read_entry(e, cps);
     }
+    json_t *state = json_object_get(root, "state");
+    if (!rc && state && !(cps->state = json_dumps(state, JSON_COMPACT)))
+        rc = LME_ENOMEM;
     json_decref(root);
     if (rc) {
         checkpoints_free(cps);
@@ -158,12 +165,25 @@ static json_t *to_json(const struct checkpoints *cps)
         json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "path", c->path, "dev", dev, "ino",
                               ino, "fingerprint", fp, "fingerprint_len", (json_int_t)c->fingerprint_len,
                               "offset", (json_int_t)c->offset);
+        if (e && c->added > c->offset &&
+            json_object_set_new(e, "added", json_integer((json_int_t)c->added)) != 0) {
+            json_decref(e);
+            e = NULL;
+        }
         if (!e || json_array_append_new(files, e) != 0) {
             json_decref(files);
             return NULL;
         }
     }
-    return files ? json_pack("{s:i, s:o}", "version", FORMAT_VERSION, "files", files) : NULL;
+    json_t *root = files ? json_pack("{s:i, s:o}", "version", FORMAT_VERSION, "files", files) : NULL;
+    if (root && cps->state) {
+        json_t *state = json_loads(cps->state, 0, NULL);
+        if (!state || json_object_set_new(root, "state", state) != 0) {
+            json_decref(root);
+            return NULL;
+        }
+    }
+    return root;
 }
 
 static int write_all_sync(int fd, const char *p, size_t n)

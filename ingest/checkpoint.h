@@ -18,11 +18,15 @@ struct checkpoint {
     uint64_t fingerprint; /* hash of the first fingerprint_len bytes */
     uint32_t fingerprint_len;
     uint64_t offset;      /* every record before it was settled */
+    uint64_t added;       /* every record before it was handed to the sinks (>= offset): after
+                             a restart, the records between the two are sent again */
 };
 
 struct checkpoints {
     struct checkpoint *v;
     size_t n, cap;
+    char *state; /* what the rest of the daemon keeps with the checkpoints (JSON text, owned),
+                    saved and loaded in the same file so that both change at once; NULL: none */
 };
 
 /* Reads state_dir's checkpoints into cps (emptied first). A missing file is an empty set.

@@ -22,6 +22,9 @@ struct tracked {
     bool used, superseded;
     struct checkpoint id; /* path owned; offset: committed */
     struct acks acks;
+    uint64_t added;        /* end of the last record handed to the sinks */
+    uint64_t replay_until; /* resumed from a checkpoint: records ending up to here were handed
+                              to the sinks before the restart */
 };
 
 struct commit {
@@ -114,6 +117,12 @@ int commit_track(struct commit *c, const struct checkpoint *id, uint32_t *file)
     t->superseded = false;
     t->id = *id;
     t->id.path = path;
+    t->added = id->offset;
+    /* the same reading of the same file as the saved entry, resumed where it committed */
+    const struct checkpoint *was = checkpoints_find(&c->saved, id->dev, id->ino);
+    t->replay_until = was && was->fingerprint == id->fingerprint &&
+                              was->fingerprint_len == id->fingerprint_len && was->offset == id->offset
+                          ? was->added : 0;
     *file = (uint32_t)i;
     c->dirty = true;
     return 0;
@@ -145,6 +154,7 @@ void commit_untrack(struct commit *c, uint32_t file)
 {
     struct tracked *t = &c->files[file];
     /* its last offset goes on being saved until the file is gone: a copy, since t is reused */
+    t->id.added = t->id.offset; /* nothing of it is in flight */
     if (!t->superseded && checkpoints_set(&c->saved, &t->id) == 0)
         c->dirty = true;
     free(t->id.path);
@@ -167,8 +177,11 @@ int commit_add(struct commit *c, uint32_t file, uint64_t end_offset, int64_t rea
                uint64_t *token)
 {
     uint64_t seq;
-    if (acks_add(&c->files[file].acks, end_offset, read_ms, &seq) != 0)
+    struct tracked *t = &c->files[file];
+    if (acks_add(&t->acks, end_offset, read_ms, &seq) != 0)
         return LME_ENOMEM;
+    if (end_offset > t->added)
+        t->added = end_offset;
     *token = ((uint64_t)file << SEQ_BITS) | (seq & SEQ_MASK);
     return 0;
 }
@@ -265,10 +278,36 @@ static void prune(struct commit *c)
     }
 }
 
+bool commit_replayed(const struct commit *c, uint32_t file, uint64_t end_offset)
+{
+    return end_offset <= c->files[file].replay_until;
+}
+
+const char *commit_state(const struct commit *c)
+{
+    return c->saved.state;
+}
+
+int commit_set_state(struct commit *c, const char *state)
+{
+    char *copy = state ? strdup(state) : NULL;
+    if (state && !copy)
+        return LME_ENOMEM;
+    free(c->saved.state);
+    c->saved.state = copy;
+    return 0;
+}
+
+void commit_touch(struct commit *c)
+{
+    c->dirty = true;
+}
+
 int commit_save(struct commit *c, struct lme_err *err)
 {
     for (size_t i = 0; i < c->n_files; i++) {
-        const struct tracked *t = &c->files[i];
+        struct tracked *t = &c->files[i];
+        t->id.added = t->added > t->id.offset ? t->added : t->id.offset;
         if (t->used && !t->superseded && checkpoints_set(&c->saved, &t->id) != 0)
             return lme_err_set(err, LME_ENOMEM, "checkpoints: out of memory");
     }

@@ -81,6 +81,22 @@ void commit_settle(void *ctx, uint64_t token);
  * latency histogram). Returns true when some offset moved. */
 bool commit_advance(struct commit *c, int64_t now_ms);
 
+/* Whether the record of `file` ending at end_offset was handed to the sinks before this start:
+ * the file was resumed from its checkpoint and the record lies between the committed offset and
+ * where sending had got to (its `added`) when the checkpoint was saved. */
+bool commit_replayed(const struct commit *c, uint32_t file, uint64_t end_offset);
+
+/* The state saved with the checkpoints (commit_set_state), as loaded at creation: JSON text, or
+ * NULL. Borrowed until the next commit_set_state. */
+const char *commit_state(const struct commit *c);
+
+/* What the next save writes with the checkpoints, in the same file (copied; NULL: nothing).
+ * A state that must match the offsets is set just before commit_save. Returns 0 or LME_ENOMEM. */
+int commit_set_state(struct commit *c, const char *state);
+
+/* Something saved with the checkpoints changed: a save is due as if an offset had moved. */
+void commit_touch(struct commit *c);
+
 /* Milliseconds until a save is due: 0 now, INT32_MAX when nothing changed since the last. */
 int commit_save_due_in(const struct commit *c, int64_t now_ms);
 

@@ -333,7 +333,7 @@ static int track(struct inputs *in, struct input_file *f)
 {
     const struct tail_file *t = &f->src.tail;
     struct checkpoint id = { t->path, t->dev, t->ino, t->fingerprint, t->fingerprint_len,
-                             t->offset };
+                             t->offset, t->offset };
     return commit_track(in->commit, &id, &f->file);
 }
 

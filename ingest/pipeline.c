@@ -237,7 +237,7 @@ static void save_checkpoints(struct pipeline *p)
 {
     struct lme_err err;
     int64_t now = lme_mono_ms();
-    if (commit_save(p->commit, &err) == 0) {
+    if (router_save_state(p->router, &err) == 0 && commit_save(p->commit, &err) == 0) {
         if (p->save_failing_since)
             lme_log(LME_LOG_INFO, "checkpoints saved again", NULL);
         p->save_failing_since = 0;
@@ -379,6 +379,8 @@ int pipeline_follow(struct pipeline *p, volatile sig_atomic_t *stop,
         if (!rc)
             rc = inputs_turn(p->inputs, router_send, p->router, &busy, err);
         if (!rc)
+            rc = router_tick(p->router, err);
+        if (!rc)
             rc = poll_and_serve(p, 0, err);
         if (rc || busy)
             continue;
@@ -409,7 +411,8 @@ int64_t pipeline_drain(struct pipeline *p, int timeout_ms, volatile sig_atomic_t
 int pipeline_checkpoint(struct pipeline *p, struct lme_err *err)
 {
     commit_advance(p->commit, lme_mono_ms());
-    return commit_save(p->commit, err);
+    int rc = router_save_state(p->router, err);
+    return rc ? rc : commit_save(p->commit, err);
 }
 
 static const char *u64(char *buf, size_t size, uint64_t v)

@@ -52,6 +52,15 @@ void router_destroy(struct router *r);
 int router_send(void *ctx, const struct lme_event *ev, const struct origin *from,
                 struct lme_err *err);
 
+/* While following, from the main loop: periodic probe rounds, their verdicts and incidents whose
+ * log went quiet (docs/incidents.md); the incident events they make go to the sinks. At most every
+ * 100 ms, whatever the calls. Returns 0 or a sink's failure with err filled. */
+int router_tick(struct router *r, struct lme_err *err);
+
+/* Hands the incidents' state and the incident events not settled yet to commit_set_state, for the
+ * next commit_save: call just before it, so that it matches the offsets saved. */
+int router_save_state(struct router *r, struct lme_err *err);
+
 /* Serves the sinks' acknowledgements and retries, waiting up to timeout_ms for the first.
  * Returns 0 or a sink's failure with err filled. */
 int router_poll(struct router *r, int timeout_ms, struct lme_err *err);

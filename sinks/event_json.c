@@ -213,7 +213,10 @@ static void put_event_object(struct writer *wr, const struct lme_event *ev, bool
                              struct event_json_memo *memo)
 {
     char id[33];
-    lme_event_id(ev, id);
+    if (ev->given_id)
+        memcpy(id, ev->given_id, 32);
+    else
+        lme_event_id(ev, id);
     PUT_LIT(wr, ",\"event\":{\"id\":\"");
     put(wr, id, 32);
     *wr->w++ = '"';
@@ -235,7 +238,13 @@ static void put_event_object(struct writer *wr, const struct lme_event *ev, bool
         PUT_LIT(wr, ",\"timezone\":");
         put_string(wr, ev->timezone);
     }
-    PUT_LIT(wr, ",\"kind\":\"event\",\"module\":\"lme\",\"dataset\":\"lme.browse\"}");
+    if (!(ev->flags & LME_EV_INCIDENT)) {
+        PUT_LIT(wr, ",\"kind\":\"event\",\"module\":\"lme\",\"dataset\":\"lme.browse\"}");
+        return;
+    }
+    PUT_LIT(wr, ",\"kind\":\"alert\",\"type\":[");
+    put_cstring(wr, ev->alert_type);
+    PUT_LIT(wr, "],\"module\":\"lme\",\"dataset\":\"lme.incident\"}");
 }
 
 static void put_log_object(struct writer *wr, const struct lme_event *ev)
@@ -316,7 +325,7 @@ static size_t worst_case(const struct lme_event *ev, bool original)
     size_t text = (original ? ev->original.len : 0) + ev->message.len + ev->code.len +
                   ev->component.len + ev->origin_file.len + ev->error_type.len + ev->path.len +
                   ev->host.len + ev->timezone.len;
-    return 6 * text + ev->diagnosis.len + 1024; /* 1024: every key, number and constant */
+    return 6 * text + ev->diagnosis.len + ev->incident.len + 1024; /* 1024: every key, number and constant */
 }
 
 int event_json_encode(const struct lme_event *ev, struct lme_buf *out)
@@ -343,12 +352,15 @@ int event_json_encode_with(const struct lme_event *ev, const struct event_json_o
     put_time(&wr, ev->time_ms, memo ? &memo->timestamp : NULL);
     PUT_LIT(&wr, ",\"message\":");
     put_string(&wr, ev->message);
-    put_event_object(&wr, ev, original, memo);
-    put_log_object(&wr, ev);
+    put_event_object(&wr, ev, original && !(ev->flags & LME_EV_INCIDENT), memo);
+    if (!(ev->flags & LME_EV_INCIDENT))
+        put_log_object(&wr, ev);
     put_process_object(&wr, ev);
-    PUT_LIT(&wr, ",\"host\":{\"name\":");
-    put_string(&wr, ev->host);
-    *wr.w++ = '}';
+    if (ev->host.len || !(ev->flags & LME_EV_INCIDENT)) { /* a predicted incident may know none */
+        PUT_LIT(&wr, ",\"host\":{\"name\":");
+        put_string(&wr, ev->host);
+        *wr.w++ = '}';
+    }
     if (ev->error_type.len) {
         PUT_LIT(&wr, ",\"error\":{\"type\":");
         put_string(&wr, ev->error_type);
@@ -356,8 +368,10 @@ int event_json_encode_with(const struct lme_event *ev, const struct event_json_o
     }
     PUT_LIT(&wr, ",\"ecs\":{\"version\":\"" ECS_VERSION "\"},\"lme\":{\"schema_version\":");
     put_i64(&wr, LME_SCHEMA_VERSION);
-    PUT_LIT(&wr, ",\"shape\":");
-    put_cstring(&wr, shapes[ev->shape]);
+    if (!(ev->flags & LME_EV_INCIDENT)) {
+        PUT_LIT(&wr, ",\"shape\":");
+        put_cstring(&wr, shapes[ev->shape]);
+    }
     if (ev->flags & LME_EV_TRUNCATED) {
         PUT_LIT(&wr, ",\"truncated_bytes\":");
         put_u64(&wr, ev->truncated_bytes);
@@ -365,6 +379,10 @@ int event_json_encode_with(const struct lme_event *ev, const struct event_json_o
     if (ev->diagnosis.len) { /* already JSON, made by the enrichment stage */
         PUT_LIT(&wr, ",\"diagnosis\":");
         put(&wr, ev->diagnosis.ptr, ev->diagnosis.len);
+    }
+    if (ev->incident.len) { /* already JSON, made by the incident tracker */
+        PUT_LIT(&wr, ",\"incident\":");
+        put(&wr, ev->incident.ptr, ev->incident.len);
     }
     *wr.w++ = '}';
     put_tags(&wr, ev);

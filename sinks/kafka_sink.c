@@ -89,6 +89,7 @@ struct kafka_sink {
 };
 
 static const char *const key_modes[] = { "host_component", "host", "none", NULL };
+static const char *const alerts_modes[] = { "incidents", "every_41220", "both", NULL };
 
 static const struct conf_key keys[] = {
     CONF_OWN_KEY("type", true, "kafka"),
@@ -97,7 +98,9 @@ static const struct conf_key keys[] = {
     CONF_STRING_KEY(struct kafka_sink_config, topic, "topic", "lme.events",
                     "every event goes here"),
     CONF_STRING_KEY(struct kafka_sink_config, alerts_topic, "alerts_topic", NULL,
-                    "events carrying a diagnosis go here too"),
+                    "alerts go here too (see alerts)"),
+    CONF_CHOICE_KEY(struct kafka_sink_config, alerts, "alerts", KAFKA_ALERTS_INCIDENTS, alerts_modes,
+                    "what alerts_topic gets: incidents, every_41220 (each with its diagnosis), or both"),
     CONF_CHOICE_KEY(struct kafka_sink_config, key, "key", KAFKA_KEY_HOST_COMPONENT, key_modes,
                     "message key: host/component, host, or none"),
     CONF_BOOL_KEY(struct kafka_sink_config, headers, "headers", 1,
@@ -556,6 +559,13 @@ static size_t key_of(const struct kafka_sink *ks, const struct lme_event *ev, ch
     return n + c;
 }
 
+static bool is_alert(enum kafka_alerts_mode mode, const struct lme_event *ev)
+{
+    if (ev->flags & LME_EV_INCIDENT)
+        return mode != KAFKA_ALERTS_EVERY_41220;
+    return (ev->flags & LME_EV_DIAGNOSED) && mode != KAFKA_ALERTS_INCIDENTS;
+}
+
 static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const char *json,
                            size_t len, uint64_t token, struct lme_err *err)
 {
@@ -567,7 +577,7 @@ static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const cha
     struct held *h = hold(ks, json, len, key, key_len);
     if (!h)
         return lme_err_set(err, LME_ENOMEM, "%s: out of memory", s->name);
-    int copies = 1 + (ks->alerts_rkt && (ev->flags & LME_EV_DIAGNOSED));
+    int copies = 1 + (ks->alerts_rkt && is_alert(ks->cfg.alerts, ev));
     h->token = token;
     h->created_ms = ev->created_ms > 0 ? ev->created_ms : 0;
     h->copies = (uint8_t)copies; /* all of them before the first is produced */

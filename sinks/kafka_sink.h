@@ -18,10 +18,17 @@ enum kafka_key_mode {
     KAFKA_KEY_NONE,
 };
 
+enum kafka_alerts_mode {
+    KAFKA_ALERTS_INCIDENTS = 0, /* incident events (docs/incidents.md) */
+    KAFKA_ALERTS_EVERY_41220,   /* each 41220 with its diagnosis */
+    KAFKA_ALERTS_BOTH,
+};
+
 struct kafka_sink_config {
     char *brokers;          /* bootstrap.servers */
     char *topic;            /* every event */
-    char *alerts_topic;     /* events carrying a diagnosis, too; NULL: none */
+    char *alerts_topic;     /* alerts, too (see alerts); NULL: none */
+    enum kafka_alerts_mode alerts; /* which events alerts_topic gets */
     enum kafka_key_mode key;
     int headers;            /* the headers lme.schema_version and event.code (default 1) */
     int event_original;     /* event.original in the JSON (default 1) */

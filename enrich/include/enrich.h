@@ -53,6 +53,7 @@ struct enrich_connector {
     char *exchconn_ini; /* local path of Exchconn.ini; NULL: not read */
     struct enrich_path_map *path_map;
     size_t n_path_map;
+    int probe_interval_ms; /* while following: a probe round this often (predictions); 0: off */
 };
 
 struct enrich_config {
@@ -66,6 +67,9 @@ struct enrich_config {
     int context_max_age_ms;
     int64_t probe_horizon_ms; /* a 41220 logged longer than this before its probes ran gets
                                  probe-based causes at most medium confidence */
+    int incidents;               /* turn 41220s into incidents (docs/incidents.md) */
+    int64_t incident_quiet_ms;   /* log time without a 41220 that resolves an incident */
+    int64_t incident_update_ms;  /* an open incident's running count at most this often */
 };
 
 /* The stage's configuration keys (conf.h): `enrichment` over struct enrich_config; each
@@ -121,6 +125,45 @@ int enrich_event(struct enrich *e, const char *connector, struct lme_event *ev,
  * finished, else 0 (*n is 0). Any thread. */
 int enrich_connector_checks(struct enrich *e, size_t i, uint64_t *rounds,
                             struct enrich_check *checks, size_t *n);
+
+/* ---- incidents (docs/incidents.md) ----
+ * Each change of an incident's state is an event of its own (LME_EV_INCIDENT) for the caller to
+ * send before the record that caused it. The state is the caller's to keep with its checkpoints:
+ * enrich_incidents_save gives it as text and enrich_incidents_restore takes it back. */
+
+/* Judges ev (every event, in order, after enrich_event for a 41220) for its connector's incident.
+ * replayed: it was judged before a restart (see commit_replayed); it then changes nothing. A 41220
+ * gets its lme.incident in *incident ({"id":...}; absent for other events), valid until the next
+ * call. *out gets the incident events it caused (*n of them, valid until the next call), to be
+ * sent before ev. Returns 0 or LME_ENOMEM. */
+int enrich_incidents_record(struct enrich *e, const char *connector, const struct lme_event *ev,
+                            bool replayed, struct lme_str *incident, const struct lme_event **out,
+                            size_t *n);
+
+/* While following: asks for each connector's periodic probe round when it is due, judges the
+ * rounds that finished since the last call, and resolves incidents whose log went quiet. *out gets
+ * the events (*n, valid until the next call); call again while *n > 0. Returns 0 or LME_ENOMEM. */
+int enrich_incidents_tick(struct enrich *e, const struct lme_event **out, size_t *n);
+
+/* The incidents' state as JSON text, appended to out; and back (err says why text did not read
+ * back: the tracker then starts empty). Return 0 or an error code. */
+int enrich_incidents_save(struct enrich *e, struct lme_buf *out);
+int enrich_incidents_restore(struct enrich *e, const char *text, struct lme_err *err);
+
+/* The incident state of one key, for the metrics. */
+struct enrich_incident_view {
+    const char *key, *cause, *host, *state;
+    int64_t opened_wall_ms;
+    uint64_t count;
+};
+
+struct enrich_incident_stats {
+    uint64_t opened[CAUSE_COUNT], resolved[CAUSE_COUNT], predicted[CAUSE_COUNT];
+};
+
+/* Up to max keys' states into out; returns how many. Pipeline thread only. */
+size_t enrich_incidents_list(struct enrich *e, struct enrich_incident_view *out, size_t max);
+const struct enrich_incident_stats *enrich_incidents_stats(struct enrich *e);
 
 /* A consistent copy of the counters (the probe thread updates some). */
 void enrich_get_stats(struct enrich *e, struct enrich_stats *out);

@@ -55,4 +55,10 @@ static inline void lme_buf_reset(struct lme_buf *b)
 /* Releases the memory and leaves an empty buffer; NULL-safe. */
 void lme_buf_free(struct lme_buf *b);
 
+/* Log bytes kept in JSON state files, which take only UTF-8: n bytes as 2n lowercase hex digits,
+ * appended (no NUL); and back, appended to b (-1 for text that is not hex). Return 0 or
+ * LME_ENOMEM. */
+int lme_buf_append_hex(struct lme_buf *b, const void *p, size_t n);
+int lme_buf_append_unhex(struct lme_buf *b, const char *hex, size_t len);
+
 #endif

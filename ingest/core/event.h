@@ -21,6 +21,7 @@ enum lme_event_flag {
     LME_EV_TRUNCATED = 1u << 1,     /* cut at the record length limit: tags lme_truncated */
     LME_EV_NO_TIMESTAMP = 1u << 2,  /* no usable time; time_ms is when it was read */
     LME_EV_DIAGNOSED = 1u << 3,     /* enrichment attached a diagnosis: routed to alerts too */
+    LME_EV_INCIDENT = 1u << 4,      /* not a record: a change of an incident's state (alert) */
 };
 
 /* What kind of line started the record. */
@@ -61,6 +62,13 @@ struct lme_event {
     /* Added by enrichment: lme.diagnosis as a JSON object's text (docs/diagnosis.md), written
      * as it is; absent for events without one. */
     struct lme_str diagnosis;
+
+    /* Added by the incident tracker: lme.incident as a JSON object's text; on a 41220 only its
+     * id. An incident's own event (LME_EV_INCIDENT) has no record: its event.id is given here
+     * and its event.type is alert_type ("start", "change", "end"). */
+    struct lme_str incident;
+    const char *given_id; /* 32 hex digits, or NULL */
+    const char *alert_type;
 };
 
 /* Writes the event's stable id: 32 lowercase hex digits and a NUL into out.

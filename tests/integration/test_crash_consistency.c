@@ -649,7 +649,7 @@ static void dead_letter_cuts(bool (*pick)(const struct step *), const char *cons
                                               "-o", "beginning", "-e", "-q", "-f", "%s\n", NULL },
                              NULL, 0, &res), 0);
     assert_int_equal(res.status, 0);
-    json_t *msgs = events_parse(res.out, res.out_len);
+    json_t *msgs = events_parse_records(res.out, res.out_len);
     assert_non_null(msgs);
     run_result_free(&res);
     json_t *by_host = json_object();

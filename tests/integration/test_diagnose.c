@@ -284,7 +284,7 @@ static json_t *run_glob(const struct conn *c, const char *glob, char **err)
     run_result_free(&res);
     size_t len;
     char *text = read_file(in_tmp("out.jsonl"), &len);
-    json_t *events = events_parse(text, len);
+    json_t *events = events_parse_records(text, len);
     free(text);
     json_t *found = NULL, *ev;
     size_t i;
@@ -849,7 +849,7 @@ static void test_burst_of_41220s_costs_one_probe_round(void **state)
     run_result_free(&res);
     size_t out_len;
     char *out = read_file(in_tmp("out.jsonl"), &out_len);
-    json_t *events = events_parse(out, out_len);
+    json_t *events = events_parse_records(out, out_len);
     free(out);
     assert_int_equal(json_array_size(events), 10000);
     json_t *ev;
@@ -916,7 +916,7 @@ static void test_slow_probes_do_not_hold_a_41220_past_max_wait(void **state)
     run_result_free(&res);
     size_t len;
     char *out = read_file(in_tmp("out.jsonl"), &len);
-    json_t *events = events_parse(out, len);
+    json_t *events = events_parse_records(out, len);
     free(out);
     json_t *ev, *found = NULL;
     size_t i;

@@ -146,7 +146,7 @@ static void read_arrived(struct arrived *a)
         return;
     while (len > 0 && text[len - 1] != '\n')
         len--; /* a line the daemon is writing right now: not there yet */
-    a->all = events_parse(text, len);
+    a->all = events_parse_records(text, len);
     free(text);
     assert_non_null(a->all);
     a->events = json_array_size(a->all);

@@ -54,6 +54,9 @@ static struct lme_event event(const char *component, const char *code, uint32_t 
     return ev;
 }
 
+/* What alerts_topic gets; the tests of copies send 41220s, so every_41220 unless a test says. */
+static enum kafka_alerts_mode alerts_mode = KAFKA_ALERTS_EVERY_41220;
+
 static struct sink *make_sink_with(enum kafka_key_mode key, const char *topic, const char *alerts,
                                    size_t n_props, char **names, char **values, int headers)
 {
@@ -61,7 +64,7 @@ static struct sink *make_sink_with(enum kafka_key_mode key, const char *topic, c
     snprintf(dead, sizeof(dead), "%s/dead.jsonl", tmp);
     struct kafka_sink_config cfg = {
         .brokers = brokers, .topic = (char *)topic, .alerts_topic = (char *)alerts, .key = key,
-        .headers = headers, .event_original = 1,
+        .headers = headers, .event_original = 1, .alerts = alerts_mode,
         .dead_letter_path = dead, .n_props = n_props, .prop_names = names, .prop_values = values,
     };
     struct lme_err err;
@@ -117,24 +120,47 @@ static char *read_topic(const char *topic)
     return res.out;
 }
 
-static void test_diagnosed_events_also_go_to_alerts(void **state)
+/* alerts_topic gets incident events (the default), each diagnosed 41220, or both; the topic gets
+ * everything in every mode. */
+static void test_alerts_modes(void **state)
 {
     (void)state;
-    struct sink *s = make_sink(KAFKA_KEY_HOST_COMPONENT, "events", "alerts", 0, NULL, NULL);
-    struct lme_event plain = event("LME-NOTES-MEXNTS", "41210", 0);
-    struct lme_event diagnosed = event("LME-NOTES-MEXNTS", "41220", LME_EV_DIAGNOSED);
-    send_and_settle(s, &plain, "{\"n\":1}");
-    send_and_settle(s, &diagnosed, "{\"n\":2}");
-    assert_int_equal(s->stats.delivered, 3); /* one event twice */
-    assert_int_equal(settled[2], 2);         /* and settled twice, once per copy */
-    s->ops->destroy(s);
+    static const struct {
+        enum kafka_alerts_mode mode;
+        const char *alerts, *expected;
+    } modes[] = {
+        { KAFKA_ALERTS_INCIDENTS, "alerts-incidents", "exch01/LME-NOTES-MEXNTS|lme.schema_version=1|{\"n\":3}\n" },
+        { KAFKA_ALERTS_EVERY_41220, "alerts-every",
+          "exch01/LME-NOTES-MEXNTS|lme.schema_version=1,event.code=41220|{\"n\":2}\n" },
+        { KAFKA_ALERTS_BOTH, "alerts-both",
+          "exch01/LME-NOTES-MEXNTS|lme.schema_version=1,event.code=41220|{\"n\":2}\n"
+          "exch01/LME-NOTES-MEXNTS|lme.schema_version=1|{\"n\":3}\n" },
+    };
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        alerts_mode = modes[m].mode;
+        char topic[64];
+        snprintf(topic, sizeof(topic), "events-%zu", m);
+        struct sink *s = make_sink(KAFKA_KEY_HOST_COMPONENT, topic, modes[m].alerts, 0, NULL, NULL);
+        alerts_mode = KAFKA_ALERTS_EVERY_41220;
+        struct lme_event plain = event("LME-NOTES-MEXNTS", "41210", 0);
+        struct lme_event diagnosed = event("LME-NOTES-MEXNTS", "41220", LME_EV_DIAGNOSED);
+        struct lme_event incident = event("LME-NOTES-MEXNTS", NULL, LME_EV_INCIDENT);
+        send_and_settle(s, &plain, "{\"n\":1}");
+        send_and_settle(s, &diagnosed, "{\"n\":2}");
+        send_and_settle(s, &incident, "{\"n\":3}");
+        uint64_t copies = 3 + (modes[m].mode != KAFKA_ALERTS_INCIDENTS) +
+                          (modes[m].mode != KAFKA_ALERTS_EVERY_41220);
+        assert_int_equal(s->stats.delivered, copies);
+        s->ops->destroy(s);
 
-    char *events = read_topic("events"), *alerts = read_topic("alerts");
-    assert_non_null(strstr(events, "exch01/LME-NOTES-MEXNTS|lme.schema_version=1,event.code=41210|{\"n\":1}\n"));
-    assert_non_null(strstr(events, "exch01/LME-NOTES-MEXNTS|lme.schema_version=1,event.code=41220|{\"n\":2}\n"));
-    assert_string_equal(alerts, "exch01/LME-NOTES-MEXNTS|lme.schema_version=1,event.code=41220|{\"n\":2}\n");
-    free(events);
-    free(alerts);
+        char *events = read_topic(topic), *alerts = read_topic(modes[m].alerts);
+        assert_non_null(strstr(events, "|{\"n\":1}\n"));
+        assert_non_null(strstr(events, "|{\"n\":2}\n"));
+        assert_non_null(strstr(events, "|{\"n\":3}\n"));
+        assert_string_equal(alerts, modes[m].expected);
+        free(events);
+        free(alerts);
+    }
 }
 
 static void test_key_modes_and_absent_code(void **state)
@@ -381,7 +407,7 @@ int main(int argc, char **argv)
     mock_tool = argv[1];
     kcat = argv[2];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_diagnosed_events_also_go_to_alerts),
+        cmocka_unit_test(test_alerts_modes),
         cmocka_unit_test(test_key_modes_and_absent_code),
         cmocka_unit_test(test_too_large_at_produce_time_is_dead_lettered),
         cmocka_unit_test(test_reused_header_lists_carry_each_events_own_code),

@@ -119,6 +119,7 @@ static void write_config(const char *name, int port, const char *sinks, const ch
     char text[8192];
     int n = snprintf(text, sizeof(text),
                      "{\"host_name\":\"exch01\",\"state_dir\":\"%s/%s.state\","
+                     "\"enrichment\":{\"incidents\":false}," /* counts below are of records */
                      "\"metrics\":{\"listen\":\"127.0.0.1:%d\",\"health_stall_ms\":1000}%s,"
                      "\"inputs\":[{\"type\":\"file\",\"paths\":[\"%s/logs/*.log\"],"
                      "\"multiline_flush_ms\":100}],\"sinks\":[%s]}",

@@ -53,13 +53,15 @@ static const char *path_in_tmp(const char *name)
 }
 
 /* Writes a config reading every sample into one Kafka sink; sink_extra and top_extra are JSON
- * members (",\"k\":v") added to the sink and the top level. */
+ * members (",\"k\":v") added to the sink and the top level. These tests count records exactly:
+ * incidents are off (test_incidents has them through Kafka). */
 static const char *write_config(const char *name, const char *brokers, const char *sink_extra,
                                 const char *top_extra)
 {
     char text[4096];
     int n = snprintf(text, sizeof(text),
                      "{\"host_name\":\"" HOST "\",\"state_dir\":\"%s/%s.state\"%s,"
+                     "\"enrichment\":{\"incidents\":false},"
                      "\"inputs\":[{\"type\":\"file\",\"paths\":[\"%s/samples/*.log\"],"
                      "\"timezone\":\"UTC\"}],"
                      "\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"%s\",\"topic\":\"" TOPIC "\"%s}]}",
@@ -131,7 +133,7 @@ static int setup(void **state)
     globfree(&g);
     if (rc != 0 || res.status != 0)
         return -1;
-    expected = events_parse(res.out, res.out_len);
+    expected = events_parse_records(res.out, res.out_len);
     run_result_free(&res);
     return expected && json_array_size(expected) == 134 ? 0 : -1;
 }
@@ -331,7 +333,7 @@ static void test_too_large_events_go_to_the_dead_letter_file(void **state)
     size_t len;
     char *text = read_file(dead, &len);
     assert_non_null(text);
-    json_t *dead_events = events_parse(text, len);
+    json_t *dead_events = events_parse_records(text, len);
     assert_non_null(dead_events);
     json_t *msgs = consume(brokers);
     assert_true(json_array_size(dead_events) > 0);
@@ -394,7 +396,7 @@ static void test_kafka_without_original_and_headers_beside_a_whole_file(void **s
     size_t len;
     char *text = read_file(out, &len);
     assert_non_null(text);
-    json_t *whole = events_parse(text, len), *msgs = consume(brokers);
+    json_t *whole = events_parse_records(text, len), *msgs = consume(brokers);
     assert_int_equal(json_array_size(whole), 134);
     assert_int_equal(json_array_size(msgs), 134);
     size_t i;

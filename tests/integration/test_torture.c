@@ -140,7 +140,7 @@ static json_t *parse_out(void)
 {
     size_t len = 0;
     char *text = read_file(out, &len);
-    json_t *events = text ? events_parse(text, len) : json_array();
+    json_t *events = text ? events_parse_records(text, len) : json_array();
     free(text);
     assert_non_null(events);
     return events;

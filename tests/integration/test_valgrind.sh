@@ -30,8 +30,9 @@ if [ "$status" -ne 0 ]; then
     echo "FAIL: run --once under valgrind exited $status" >&2
     exit 1
 fi
-events=$(wc -l <"$tmp/out.jsonl")
-[ "$events" -eq 134 ] || { echo "FAIL: $events events, expected 134" >&2; exit 1; }
+events=$(grep -vc '"dataset":"lme.incident"' "$tmp/out.jsonl")
+[ "$events" -eq 134 ] || { echo "FAIL: $events records, expected 134" >&2; exit 1; }
+grep -q '"dataset":"lme.incident"' "$tmp/out.jsonl" || { echo "FAIL: no incident event" >&2; exit 1; }
 grep -q '"cause":"notes_api_lock_timeout"' "$tmp/out.jsonl" || { echo "FAIL: no diagnosis" >&2; exit 1; }
 status=0
 "${vg[@]}" "$lme" diagnose --config "$tmp/lme.json" --json >"$tmp/diag.json" 2>"$tmp/diag.log" || status=$?

@@ -95,6 +95,26 @@ json_t *events_parse(const char *text, size_t len)
     return events;
 }
 
+json_t *events_parse_records(const char *text, size_t len)
+{
+    json_t *all = events_parse(text, len);
+    json_t *records = all ? json_array() : NULL;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(all, i, ev) {
+        if (!event_is_incident(ev))
+            json_array_append(records, ev);
+    }
+    json_decref(all);
+    return records;
+}
+
+int event_is_incident(json_t *ev)
+{
+    const char *dataset = event_str(ev, "event.dataset");
+    return dataset && strcmp(dataset, "lme.incident") == 0;
+}
+
 json_t *event_get(json_t *ev, const char *dotted)
 {
     char key[128];

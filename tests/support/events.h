@@ -9,6 +9,12 @@
  * offending line, when a line is not a JSON object. Every line is also handed to events_seen. */
 json_t *events_parse(const char *text, size_t len);
 
+/* The same, with the records only: incident events (docs/incidents.md) left out. */
+json_t *events_parse_records(const char *text, size_t len);
+
+/* 1 when ev is an incident event (event.dataset lme.incident), not a record. */
+int event_is_incident(json_t *ev);
+
 /* An event a test read (one JSON line, no line end). When LME_EVENTS_SEEN names a folder, each
  * distinct line (the first 10,000 of a process) is appended to a file of this process's there,
  * so that a last test validates the events the suite saw against docs/event.schema.json

@@ -47,8 +47,8 @@ static void test_round_trip_and_update(void **state)
     (void)state;
     struct checkpoints cps = { 0 }, back = { 0 };
     struct lme_err err;
-    struct checkpoint a = { "/logs/a.log", 2049, 18446744073709551615ULL, 0xfedcba9876543210ULL, 1024, 123456789 };
-    struct checkpoint b = { "/logs/b.log", 2049, 7, 1, 10, 0 };
+    struct checkpoint a = { "/logs/a.log", 2049, 18446744073709551615ULL, 0xfedcba9876543210ULL, 1024, 123456789, 123456789 };
+    struct checkpoint b = { "/logs/b.log", 2049, 7, 1, 10, 0, 0 };
     assert_int_equal(checkpoints_set(&cps, &a), 0);
     assert_int_equal(checkpoints_set(&cps, &b), 0);
     a.offset = 999999999999ULL; /* same file: updated, not added */
@@ -118,7 +118,7 @@ static void test_failed_save_keeps_the_previous_file(void **state)
     (void)state;
     struct checkpoints cps = { 0 };
     struct lme_err err;
-    struct checkpoint a = { "/a", 1, 2, 3, 4, 5 };
+    struct checkpoint a = { "/a", 1, 2, 3, 4, 5, 5 };
     assert_int_equal(checkpoints_set(&cps, &a), 0);
     assert_int_equal(checkpoints_save(dir, &cps, &err), 0);
     assert_int_not_equal(checkpoints_save("/nonexistent/dir", &cps, &err), 0);

@@ -38,7 +38,7 @@ static int teardown(void **state)
 
 static uint32_t track(struct commit *c, const char *path, uint64_t ino, uint64_t offset)
 {
-    struct checkpoint id = { (char *)path, 1, ino, 42, 10, offset };
+    struct checkpoint id = { (char *)path, 1, ino, 42, 10, offset, offset };
     uint32_t file;
     assert_int_equal(commit_track(c, &id, &file), 0);
     return file;
@@ -185,6 +185,40 @@ static void test_gone_files_are_pruned_at_save(void **state)
     commit_destroy(c);
 }
 
+/* Where sending had got to is saved beside the committed offset, with the state given, in one
+ * file: after a restart the same reading of the file knows which records it sent before
+ * (commit_replayed); another reading of it (other first bytes) knows none. */
+static void test_what_was_sent_before_a_restart_is_known(void **state)
+{
+    (void)state;
+    struct lme_err err;
+    struct commit *c = commit_create(dir, 0, &err);
+    assert_non_null(c);
+    uint32_t a = track(c, "/logs/a.log", 100, 0);
+    uint64_t first = send(c, a, 10, 1);
+    send(c, a, 20, 1);
+    send(c, a, 30, 1);
+    commit_settle(c, first);
+    commit_advance(c, lme_mono_ms());
+    assert_null(commit_state(c));
+    assert_int_equal(commit_set_state(c, "{\"k\":[1,2]}"), 0);
+    assert_int_equal(commit_save(c, &err), 0);
+    commit_destroy(c);
+
+    c = commit_create(dir, 0, &err);
+    assert_non_null(c);
+    assert_string_equal(commit_state(c), "{\"k\":[1,2]}");
+    uint32_t again = track(c, "/logs/a.log", 100, 10); /* resumed where it committed */
+    assert_true(commit_replayed(c, again, 20));
+    assert_true(commit_replayed(c, again, 30));
+    assert_false(commit_replayed(c, again, 31));
+    struct checkpoint other = { "/logs/a.log", 1, 100, 43, 10, 0, 0 };
+    uint32_t replaced;
+    assert_int_equal(commit_track(c, &other, &replaced), 0);
+    assert_false(commit_replayed(c, replaced, 20));
+    commit_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +228,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_saves_are_due_within_the_interval_of_an_advance, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_gone_files_are_pruned_at_save, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_what_was_sent_before_a_restart_is_known, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
