@@ -30,6 +30,7 @@ struct slot {
     bool requested, running;
     int64_t done_ms;            /* monotonic */
     uint64_t rounds;            /* finished rounds: tells a new result from the old one */
+    enum diagnosis_cause logged_cause; /* of the last round logged (probe thread only) */
 };
 
 struct enrich {
@@ -78,8 +79,10 @@ static long next_request(struct enrich *e)
     return -1;
 }
 
-/* The round's line in the daemon's log names what it found, not only that it ran. */
-static void log_round(const struct enrich_connector *c, const struct probe_report *r)
+/* The round's line in the daemon's log names what it found, not only that it ran. A round that
+ * finds what the last one found is a debug line: periodic rounds would repeat it forever. */
+static void log_round(const struct enrich_connector *c, const struct probe_report *r,
+                      enum diagnosis_cause *last)
 {
     struct diagnosis *d = malloc(sizeof(*d));
     char failed[512], unverified[512], took[24];
@@ -92,7 +95,10 @@ static void log_round(const struct enrich_connector *c, const struct probe_repor
     probes_list(r, ENRICH_CHECK_FAILED, true, failed, sizeof(failed));
     probes_list(r, ENRICH_CHECK_UNVERIFIED, true, unverified, sizeof(unverified));
     snprintf(took, sizeof(took), "%d", r->took_ms);
-    lme_log(cause == CAUSE_NONE ? LME_LOG_INFO : LME_LOG_WARN, "probe round done", "connector",
+    enum lme_log_level level = cause == *last ? LME_LOG_DEBUG
+                               : cause == CAUSE_NONE ? LME_LOG_INFO : LME_LOG_WARN;
+    *last = cause;
+    lme_log(level, "probe round done", "connector",
             c->name, "cause", diagnosis_cause_name(cause), "failed", failed, "unverified",
             unverified, "took_ms", took, NULL);
 }
@@ -118,7 +124,7 @@ static void *probe_thread(void *arg)
             lme_log(LME_LOG_ERROR, "probe round failed", "connector", e->cfg.connectors[i].name,
                     "error", "out of memory", NULL);
         else
-            log_round(&e->cfg.connectors[i], &r);
+            log_round(&e->cfg.connectors[i], &r, &s->logged_cause);
 
         pthread_mutex_lock(&e->mu);
         s->running = false;
@@ -143,6 +149,8 @@ struct enrich *enrich_create(const struct enrich_config *cfg, struct lme_err *er
         lme_err_set(err, LME_ENOMEM, "enrichment: out of memory");
         return NULL;
     }
+    for (size_t i = 0; i < cfg->n_connectors; i++)
+        e->slots[i].logged_cause = CAUSE_COUNT; /* none yet: the first round is always said */
     e->cfg = *cfg;
     struct incident_config icfg = { cfg->incident_quiet_ms, cfg->incident_update_ms };
     size_t nc = cfg->n_connectors ? cfg->n_connectors : 1;
@@ -561,6 +569,10 @@ size_t enrich_incidents_list(struct enrich *e, struct enrich_incident_view *out,
 
 const struct enrich_incident_stats *enrich_incidents_stats(struct enrich *e)
 {
+    size_t open, predicted;
+    incident_count(e->incidents, &open, &predicted);
+    e->incident_stats.open_now = open;
+    e->incident_stats.predicted_now = predicted;
     return &e->incident_stats;
 }
 

@@ -241,18 +241,29 @@ static int render_incident(const struct incident *inc, enum incident_state state
 static int render_message(const struct incident *inc, enum incident_state state,
                           const char *resolution, struct lme_buf *b)
 {
+    static const struct {
+        const char *resolution, *text;
+    } why[] = {
+        { "41207", "it initialized its Notes interface again (41207)" },
+        { "quiet", "no 41220 for the quiet period" },
+        { "probes", "its probes pass again" },
+    };
     char text[KEY_MAX + 512];
     const char *cause = diagnosis_cause_name(inc->cause);
     const char *who = inc->connector ? "Connector " : "";
+    const char *because = "";
+    for (size_t i = 0; resolution && i < sizeof(why) / sizeof(why[0]); i++)
+        if (strcmp(resolution, why[i].resolution) == 0)
+            because = why[i].text;
     if (state == INCIDENT_PREDICTED)
-        snprintf(text, sizeof(text),
-                 "%s%s will fail to open a Notes session: its probes find %s", who, inc->key, cause);
+        snprintf(text, sizeof(text), "%s%s will fail to open a Notes session: its probes find %s",
+                 who, inc->key, cause);
     else if (state == INCIDENT_RESOLVED)
-        snprintf(text, sizeof(text), "%s%s: incident resolved (%s) after %" PRIu64 " 41220s; cause was %s",
-                 who, inc->key, resolution, inc->count, cause);
+        snprintf(text, sizeof(text), "%s%s: incident resolved, %s; 41220 logged %" PRIu64
+                 " times, probable cause %s", who, inc->key, because, inc->count, cause);
     else
-        snprintf(text, sizeof(text), "%s%s has no Notes session: %" PRIu64 " 41220s so far, probable cause %s",
-                 who, inc->key, inc->count, cause);
+        snprintf(text, sizeof(text), "%s%s has no Notes session: 41220 logged %" PRIu64
+                 " times so far, probable cause %s", who, inc->key, inc->count, cause);
     return set_buf(b, text, strlen(text));
 }
 
@@ -338,13 +349,15 @@ int incident_record(struct incident_tracker *t, const struct incident_record *re
     *notes = t->notes;
     *n = 0;
     id[0] = '\0';
-    if (!rec->is_41220 && t->n_active == 0)
+    /* a connector's 41207 tells which host and process it is, for a prediction to name */
+    bool learn = rec->is_41207 && rec->connector;
+    if (!rec->is_41220 && !learn && t->n_active == 0)
         return 0;
     char key[KEY_MAX];
     size_t key_len = make_key(rec, key);
     uint64_t hash = lme_hash64(key, key_len, 0);
     struct incident *inc = find(t, key, hash);
-    if (!inc && !rec->is_41220)
+    if (!inc && !rec->is_41220 && !learn)
         return 0;
     if (!inc && !(inc = add(t, key, hash, rec->connector)))
         return LME_ENOMEM;
@@ -354,6 +367,10 @@ int incident_record(struct incident_tracker *t, const struct incident_record *re
         forget_if_idle(t, inc);
         return 0;
     }
+    if (learn && inc->state == INCIDENT_WELL &&
+        (set_buf(&inc->host, rec->host.ptr, rec->host.len) ||
+         set_buf(&inc->component, rec->component.ptr, rec->component.len)))
+        return LME_ENOMEM;
     int rc = 0;
     if (inc->state == INCIDENT_OPEN && rec->timed &&
         rec->time_ms - inc->last_seen >= t->cfg.quiet_ms)
@@ -441,11 +458,22 @@ size_t incident_list(const struct incident_tracker *t, struct incident_view *out
     size_t k = 0;
     for (size_t i = 0; i < t->n && k < max; i++) {
         const struct incident *inc = t->v[i];
+        if (inc->state == INCIDENT_WELL)
+            continue;
         out[k++] = (struct incident_view){ inc->key, diagnosis_cause_name(inc->cause),
                                            inc->host.len ? inc->host.data : "", inc->state,
                                            inc->opened_wall_ms, inc->count };
     }
     return k;
+}
+
+void incident_count(const struct incident_tracker *t, size_t *open, size_t *predicted)
+{
+    *open = *predicted = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        *open += t->v[i]->state == INCIDENT_OPEN;
+        *predicted += t->v[i]->state == INCIDENT_PREDICTED;
+    }
 }
 
 /* ---- state ---- */

@@ -83,7 +83,8 @@ int incident_round(struct incident_tracker *t, const struct incident_round *roun
 int incident_idle(struct incident_tracker *t, int64_t now_ms, const struct incident_note **notes,
                   size_t *n);
 
-/* The state every key is in, by state (for the metrics): counts[INCIDENT_*]. */
+/* The keys in an incident (open or predicted), for the metrics: up to max into out; returns how
+ * many. */
 struct incident_view {
     const char *key, *cause, *host;
     enum incident_state state;
@@ -91,6 +92,9 @@ struct incident_view {
     uint64_t count;
 };
 size_t incident_list(const struct incident_tracker *t, struct incident_view *out, size_t max);
+
+/* How many keys are open and predicted now. */
+void incident_count(const struct incident_tracker *t, size_t *open, size_t *predicted);
 
 /* The state as JSON text (a state_dir file's part), appended to out; and back. A restore of text
  * that does not read back leaves the tracker empty and says why in err. now_ms: monotonic now,

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 static const char *const counted_codes[STATS_CODES] = {
     "41220", "41210", "41207", "01211", "00510", "00505", "64210", "41300", "41217", "08226",
 };
@@ -186,6 +188,49 @@ static int render_probes(const struct config *cfg, struct enrich *enrich, struct
     return rc;
 }
 
+#define MAX_INCIDENT_SERIES 64
+
+/* Incidents (docs/incidents.md): counters by cause, and each open or predicted one's age. */
+static int render_incidents(struct enrich *enrich, int64_t wall_ms, struct lme_buf *b)
+{
+    static const struct {
+        const char *name, *help;
+    } families[] = {
+        { "lme_incidents_opened_total", "Incidents opened (a first 41220), by probable cause." },
+        { "lme_incidents_resolved_total", "Incidents resolved, by probable cause." },
+        { "lme_incidents_predicted_total", "Incidents predicted by a failing probe round, by cause." },
+    };
+    const struct enrich_incident_stats *st = enrich_incidents_stats(enrich);
+    const uint64_t *counts[] = { st->opened, st->resolved, st->predicted };
+    char labels[1200];
+    int rc = 0;
+    for (size_t f = 0; f < 3 && !rc; f++) {
+        rc = metrics_family(b, families[f].name, "counter", families[f].help);
+        for (int c = 0; c < CAUSE_COUNT && !rc; c++)
+            if (counts[f][c])
+                rc = metrics_sample(b, families[f].name,
+                                    metrics_labels(labels, sizeof(labels), "cause",
+                                                   enrich_cause_name((enum diagnosis_cause)c), NULL),
+                                    (double)counts[f][c]);
+    }
+    struct enrich_incident_view v[MAX_INCIDENT_SERIES];
+    size_t n = enrich_incidents_list(enrich, v, MAX_INCIDENT_SERIES);
+    if (!rc)
+        rc = metrics_family(b, "lme_incident_age_seconds", "gauge",
+                            "Each open or predicted incident: seconds since it opened.");
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = metrics_sample(b, "lme_incident_age_seconds",
+                            metrics_labels(labels, sizeof(labels), "key", v[i].key, "host", v[i].host,
+                                           "cause", v[i].cause, "state", v[i].state, NULL),
+                            (double)(wall_ms - v[i].opened_wall_ms) / 1000.0);
+    }
+    if (!rc)
+        rc = metrics_family(b, "lme_incidents", "gauge", "Incidents open or predicted now.") ||
+             metrics_sample(b, "lme_incidents", "state=\"open\"", (double)st->open_now) ||
+             metrics_sample(b, "lme_incidents", "state=\"predicted\"", (double)st->predicted_now);
+    return rc;
+}
+
 static int render_sinks(struct sink *const *sinks, size_t n, struct lme_buf *b)
 {
     static const struct {
@@ -274,6 +319,8 @@ int pipeline_stats_render(const struct pipeline_stats *st, const struct config *
         rc = render_events(st, cfg, out);
     if (!rc)
         rc = render_probes(cfg, enrich, out);
+    if (!rc && enrich)
+        rc = render_incidents(enrich, lme_wall_ms(), out);
     if (!rc)
         rc = render_sinks(sinks, n_sinks, out);
     if (!rc)

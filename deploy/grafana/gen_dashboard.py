@@ -222,6 +222,50 @@ def build():
                     "footer": {"show": False, "reducer": ["sum"], "fields": ""}}})
     y += 8
 
+    # ---- Incidents ------------------------------------------------------------------------
+    p.append(row("Connector incidents", y)); y += 1
+    p.append(stat("Open incidents", "lme_incidents{state=\"open\"}: connectors failing now "
+                  "(one incident per failure: docs/incidents.md).",
+                  'sum(lme_incidents{state="open"}) or vector(0)',
+                  {"h": 4, "w": 4, "x": 0, "y": y}, decimals=0,
+                  steps=[{"color": GREEN, "value": None}, {"color": RED, "value": 1}]))
+    p.append(stat("Predicted", "lme_incidents{state=\"predicted\"}: connectors whose periodic "
+                  "probes found a fault before any 41220.",
+                  'sum(lme_incidents{state="predicted"}) or vector(0)',
+                  {"h": 4, "w": 4, "x": 0, "y": y + 4}, decimals=0,
+                  steps=[{"color": GREEN, "value": None}, {"color": ORANGE, "value": 1}]))
+    p.append({
+        "type": "table", "id": nid(), "title": "Open incidents by host and cause",
+        "description": "lme_incident_age_seconds: every open or predicted incident of the "
+                       "selected hosts, with its connector (key), probable cause and age.",
+        "datasource": DS, "gridPos": {"h": 8, "w": 12, "x": 4, "y": y},
+        "targets": [target(f"max by (key, host, cause, state) (lme_incident_age_seconds{{{H}}})",
+                           "", "A", instant=True, fmt="table")],
+        "transformations": [
+            {"id": "organize", "options": {
+                "excludeByName": {"Time": True},
+                "indexByName": {"host": 0, "key": 1, "cause": 2, "state": 3, "Value": 4},
+                "renameByName": {"key": "connector", "Value": "open for"}}},
+            {"id": "sortBy", "options": {"sort": [{"field": "open for", "desc": True}]}}],
+        "fieldConfig": {"defaults": {"unit": "s", "decimals": 0,
+                                     "custom": {"align": "auto", "filterable": True},
+                                     "thresholds": {"mode": "absolute", "steps": [
+                                         {"color": "text", "value": None}]}},
+                        "overrides": []},
+        "options": {"showHeader": True, "cellHeight": "sm",
+                    "footer": {"show": False, "reducer": ["sum"], "fields": ""}}})
+    p.append(timeseries(
+        "Incidents opened and resolved by cause", "increase(lme_incidents_opened_total) and "
+        "increase(lme_incidents_resolved_total) per interval (5 min at least), by cause; "
+        "resolved drawn below zero.",
+        [target('sum by (cause) (increase(lme_incidents_opened_total[$__interval]))',
+                "opened {{cause}}", "A"),
+         target('-sum by (cause) (increase(lme_incidents_resolved_total[$__interval]))',
+                "resolved {{cause}}", "B")],
+        {"h": 8, "w": 8, "x": 16, "y": y}, bars=True, decimals=0, min0=False,
+        legend_calcs=("sum",), interval="5m"))
+    y += 8
+
     # ---- Delivery -------------------------------------------------------------------------
     p.append(row("Delivery", y)); y += 1
     q = "sum by (le) (rate(lme_delivery_latency_seconds_bucket[$__rate_interval]))"

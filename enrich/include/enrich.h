@@ -159,9 +159,10 @@ struct enrich_incident_view {
 
 struct enrich_incident_stats {
     uint64_t opened[CAUSE_COUNT], resolved[CAUSE_COUNT], predicted[CAUSE_COUNT];
+    uint64_t open_now, predicted_now;
 };
 
-/* Up to max keys' states into out; returns how many. Pipeline thread only. */
+/* Up to max open or predicted incidents into out; returns how many. Pipeline thread only. */
 size_t enrich_incidents_list(struct enrich *e, struct enrich_incident_view *out, size_t max);
 const struct enrich_incident_stats *enrich_incidents_stats(struct enrich *e);
 

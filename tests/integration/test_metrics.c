@@ -114,16 +114,20 @@ static int wait_status(int port, const char *path, int want, int timeout_ms, cha
     return 0;
 }
 
+/* The enrichment object of the configs written: the tests count records, so no incidents but in
+ * the incident test. */
+static const char *enrichment = "{\"incidents\":false}";
+
 static void write_config(const char *name, int port, const char *sinks, const char *extra)
 {
     char text[8192];
     int n = snprintf(text, sizeof(text),
                      "{\"host_name\":\"exch01\",\"state_dir\":\"%s/%s.state\","
-                     "\"enrichment\":{\"incidents\":false}," /* counts below are of records */
+                     "\"enrichment\":%s,"
                      "\"metrics\":{\"listen\":\"127.0.0.1:%d\",\"health_stall_ms\":1000}%s,"
                      "\"inputs\":[{\"type\":\"file\",\"paths\":[\"%s/logs/*.log\"],"
                      "\"multiline_flush_ms\":100}],\"sinks\":[%s]}",
-                     tmp, name, port, extra ? extra : "", tmp, sinks);
+                     tmp, name, enrichment, port, extra ? extra : "", tmp, sinks);
     assert_int_equal(write_file(in_tmp(name), text, (size_t)n), 0);
 }
 
@@ -383,6 +387,46 @@ static void test_backfill_progress_only_on_a_terminal(void **state)
     run_result_free(&res);
 }
 
+/* Incidents as metrics: a storm of 41220s is one open incident with its age, counted opened by
+ * cause; a 41207 resolves it. */
+static void test_incident_metrics(void **state)
+{
+    (void)state;
+    enrichment = "{\"incidents\":true}";
+    mkdir(in_tmp("logs"), 0755);
+    const char *storm = "1998/03/17 22:22:50 - LME-NOTES-MEXNTS(018b) 1 41220:Error: no Notes Session Open\n"
+                        "1998/03/17 22:22:51 - LME-NOTES-MEXNTS(018b) 1 41220:Error: no Notes Session Open\n"
+                        "1998/03/17 22:22:52 - LME-NOTES-MEXNTS(018b) 1 41220:Error: no Notes Session Open\n";
+    assert_int_equal(write_file(in_tmp("logs/c.log"), storm, strlen(storm)), 0);
+    int port = free_port();
+    char sinks[PATH_MAX + 64];
+    snprintf(sinks, sizeof(sinks), "{\"type\":\"file\",\"path\":\"%s\"}", in_tmp("out.jsonl"));
+    write_config("i.json", port, sinks, NULL);
+    enrichment = "{\"incidents\":false}";
+    struct proc d;
+    assert_int_equal(proc_start((char *const[]){ (char *)binary, "run", "--config",
+                                                 (char *)in_tmp("i.json"), NULL },
+                                in_tmp("i.log"), &d), 0);
+    assert_true(wait_sample(port, "lme_incidents{state=\"open\"}", 1, 10000));
+    int status;
+    char *body = get(port, "/metrics", &status);
+    assert_true(sample(body, "lme_incidents_opened_total{cause=\"unknown\"}") == 1);
+    assert_true(sample(body, "lme_incidents{state=\"predicted\"}") == 0);
+    double age = sample(body, "lme_incident_age_seconds{key=\"exch01/LME-NOTES-MEXNTS\",host=\"exch01\","
+                              "cause=\"unknown\",state=\"open\"}");
+    assert_true(age >= 0 && age < 60);
+    free(body);
+    const char *ok = "1998/03/17 22:23:00 - LME-NOTES-MEXNTS(018b) 3 41207:Successfully Initialized Notes Interface\n"
+                     "1998/03/17 22:23:01 - LME-NOTES-MEXNTS(018b) 3 41210:Notes Interface Ready\n";
+    assert_int_equal(append_text(in_tmp("logs/c.log"), ok), 0);
+    assert_true(wait_sample(port, "lme_incidents_resolved_total{cause=\"unknown\"}", 1, 10000));
+    body = get(port, "/metrics", &status);
+    assert_true(sample(body, "lme_incidents{state=\"open\"}") == 0);
+    assert_null(strstr(body, "lme_incident_age_seconds{"));
+    free(body);
+    proc_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 5) {
@@ -398,6 +442,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_health_follows_the_broker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_systemd_notifications, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backfill_progress_only_on_a_terminal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incident_metrics, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

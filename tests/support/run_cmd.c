@@ -142,6 +142,16 @@ int write_file(const char *path, const char *data, size_t len)
     return fclose(f) == 0 ? rc : -1;
 }
 
+int append_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "ab");
+    if (!f)
+        return -1;
+    size_t len = strlen(text);
+    int rc = fwrite(text, 1, len, f) == len ? 0 : -1;
+    return fclose(f) == 0 ? rc : -1;
+}
+
 char *make_temp_dir(void)
 {
     const char *base = getenv("TMPDIR");

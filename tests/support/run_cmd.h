@@ -25,6 +25,9 @@ char *read_file(const char *path, size_t *len);
 /* Writes a whole file; returns 0 or -1. */
 int write_file(const char *path, const char *data, size_t len);
 
+/* Appends text to path (created if missing), in one write of the C library. Returns 0 or -1. */
+int append_text(const char *path, const char *text);
+
 /* Makes a fresh temporary directory; returns a malloc'd path. remove_tree deletes it. */
 char *make_temp_dir(void);
 void remove_tree(const char *path);
