@@ -5,7 +5,7 @@
 # kafka-floor: librdkafka alone producing the events `parse` made, with the sink's key, headers
 # and settings. The commands of each table run in turn, ROUNDS times (default 3), interleaved;
 # each row shows the median run. The last table gives the ratios of the medians.
-# BASELINE=PATH/lme-ingest adds that binary's run --once (enrichment off), interleaved with the
+# BASELINE=PATH/lme-ingest adds that binary's run --once (enrichment off, and its default), interleaved with the
 # rest: a change's before and after in one run. PROFILE=1 also records one run --once and one
 # floor run with `perf record` (bench/profile.sh). See bench/README.md.
 set -euo pipefail
@@ -75,6 +75,10 @@ EOF
 config_plain=$tools/bench-kafka-plain.json
 sed 's/"once_timeout_ms":600000,/"once_timeout_ms":600000,"enrichment":{"enabled":false},/' \
     "$config" >"$config_plain"
+# the default but for incidents (docs/incidents.md): what they cost, side by side
+config_noinc=$tools/bench-kafka-noinc.json
+sed 's/"once_timeout_ms":600000,/"once_timeout_ms":600000,"enrichment":{"incidents":false},/' \
+    "$config" >"$config_noinc"
 # each run starts without checkpoints, or it would resume at the end and send nothing
 run_once() { once "$1" bash -c 'rm -rf "$1/state" && exec "$2" run --config "$3" --once' _ \
     "$tools" "${3:-$lme}" "$2"; }
@@ -104,7 +108,9 @@ for _ in $(seq "$rounds"); do
     once floor "${floor[@]}"
     run_once plain "$config_plain"
     once naive "${floor[@]}" --naive
+    run_once noinc "$config_noinc"
     [ -z "$baseline" ] || run_once baseline "$config_plain" "$baseline"
+    [ -z "$baseline" ] || run_once baseline_on "$config" "$baseline"
 done
 echo
 echo "| Kafka, every event acknowledged | wall s | CPU s | records/s | MB/s | peak RSS MB | page faults |"
@@ -113,7 +119,9 @@ row run "lme-ingest run --once > Kafka"
 row plain "the same, enrichment off (parse's very events)"
 row floor "kafka-floor: parse's events, the sink's way (no copy, headers reused)"
 row naive "kafka-floor --naive (RD_KAFKA_MSG_F_COPY, headers built per message)"
+row noinc "the same as the first, incidents off"
 [ -z "$baseline" ] || row baseline "baseline ($baseline), enrichment off"
+[ -z "$baseline" ] || row baseline_on "baseline ($baseline), its default (enrichment on)"
 echo
 echo "| ratio of medians | wall | CPU |"
 echo "|---|---|---|"
@@ -122,6 +130,8 @@ ratio "run --once (enrichment on: +4.8% bytes) / kafka-floor" run floor
 ratio "run --once, enrichment off / kafka-floor --naive" plain naive
 [ -z "$baseline" ] || ratio "baseline, enrichment off / kafka-floor" baseline floor
 [ -z "$baseline" ] || ratio "run --once, enrichment off / baseline" plain baseline
+ratio "run --once (incidents on) / incidents off" run noinc
+[ -z "$baseline" ] || ratio "run --once (incidents on) / baseline's default" run baseline_on
 mv "$tools/parse.jsonl" "$out"
 
 if [ "${PROFILE:-0}" = 1 ]; then

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "json_str.h"
+#include "tz.h"
 
 #define SCORE_FOUND 50      /* a finding at least this likely is the cause */
 #define SCORE_HIGH 80
@@ -637,11 +638,7 @@ void diagnosis_make(const struct enrich_connector *connector, const struct probe
 
 void diagnosis_format_time(int64_t ms, char out[64])
 {
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    lme_utc_format(ms, out);
 }
 
 /* ---- JSON, written directly: a diagnosis is made for every new 41220 situation, so it must be

@@ -442,10 +442,13 @@ int enrich_incidents_record(struct enrich *e, const char *connector, const struc
     *incident = (struct lme_str){ NULL, 0 };
     if (!e->cfg.enabled || !e->cfg.incidents)
         return 0;
+    bool is_41220 = enrich_wants(ev), is_41207 = code_is(ev, "41207");
+    bool timed = !(ev->flags & LME_EV_NO_TIMESTAMP);
+    if (!incident_may_change(e->incidents, connector, ev->time_ms, timed, is_41220, is_41207))
+        return 0;
     struct incident_record rec = { .connector = connector, .host = ev->host,
                                    .component = ev->component, .time_ms = ev->time_ms,
-                                   .timed = !(ev->flags & LME_EV_NO_TIMESTAMP),
-                                   .is_41220 = enrich_wants(ev), .is_41207 = code_is(ev, "41207") };
+                                   .timed = timed, .is_41220 = is_41220, .is_41207 = is_41207 };
     char event_id[33], id[33];
     if (rec.is_41220) {
         lme_event_id(ev, event_id);
@@ -549,6 +552,11 @@ int enrich_incidents_tick(struct enrich *e, const struct lme_event **out, size_t
 int enrich_incidents_save(struct enrich *e, struct lme_buf *out)
 {
     return incident_save(e->incidents, out);
+}
+
+uint64_t enrich_incidents_version(struct enrich *e)
+{
+    return incident_version(e->incidents);
 }
 
 int enrich_incidents_restore(struct enrich *e, const char *text, struct lme_err *err)

@@ -13,6 +13,7 @@
 #include "diagnosis.h"
 #include "hash.h"
 #include "json_str.h"
+#include "tz.h"
 
 #define KEY_MAX 512
 #define MAX_NOTES 2
@@ -39,8 +40,13 @@ struct incident_tracker {
     struct incident **v;
     size_t n, cap;
     size_t n_active;          /* predicted or open: while none, most records cost one test */
+    int64_t quiet_due;        /* the earliest log time at which an open incident goes quiet
+                                 (INT64_MAX: none); records before it cannot resolve one */
+    bool quiet_stale;         /* quiet_due must be worked out again */
     struct incident_note notes[MAX_NOTES];
     size_t n_notes;
+    uint64_t version; /* changes with anything incident_save writes */
+    struct incident *last; /* the entry the last record found: the next is mostly of it too */
 };
 
 const char *incident_state_name(enum incident_state s)
@@ -69,8 +75,10 @@ static bool probe_cause(enum diagnosis_cause c)
 struct incident_tracker *incident_tracker_create(const struct incident_config *cfg)
 {
     struct incident_tracker *t = calloc(1, sizeof(*t));
-    if (t)
+    if (t) {
         t->cfg = *cfg;
+        t->quiet_stale = true;
+    }
     return t;
 }
 
@@ -88,6 +96,8 @@ static void incident_free(struct incident *inc)
 
 static void clear(struct incident_tracker *t)
 {
+    t->last = NULL;
+    t->quiet_stale = true;
     for (size_t i = 0; i < t->n; i++)
         incident_free(t->v[i]);
     t->n = t->n_active = 0;
@@ -111,24 +121,49 @@ void incident_tracker_destroy(struct incident_tracker *t)
 
 /* ---- the table ---- */
 
-static size_t make_key(const struct incident_record *rec, char key[KEY_MAX])
+static int set_buf(struct lme_buf *b, const char *p, size_t n)
 {
-    if (rec->connector)
-        return (size_t)snprintf(key, KEY_MAX, "%s", rec->connector);
-    return (size_t)snprintf(key, KEY_MAX, "%.*s/%.*s", (int)rec->host.len, rec->host.ptr,
-                            (int)rec->component.len, rec->component.ptr);
+    lme_buf_reset(b);
+    return lme_buf_append(b, p ? p : "", n);
 }
 
-static struct incident *find(const struct incident_tracker *t, const char *key, uint64_t hash)
+
+/* A key: the connector's name, or the host and component (shown as "host/component"). It is
+ * looked up for every record while incidents are open: hashed and compared in its parts, never
+ * printed. */
+static uint64_t key_hash(const char *connector, struct lme_str host, struct lme_str component)
+{
+    if (connector)
+        return lme_hash64(connector, strlen(connector), 0);
+    return lme_hash64(component.ptr, component.len, lme_hash64(host.ptr, host.len, 1));
+}
+
+static bool same_bytes(const struct lme_buf *b, struct lme_str s)
+{
+    return b->len == s.len && (s.len == 0 || memcmp(b->data, s.ptr, s.len) == 0);
+}
+
+static bool is_key_of(const struct incident *inc, const char *connector, struct lme_str host,
+                      struct lme_str component)
+{
+    if (!inc->connector != !connector)
+        return false;
+    return connector ? strcmp(inc->connector, connector) == 0
+                     : same_bytes(&inc->host, host) && same_bytes(&inc->component, component);
+}
+
+static struct incident *find(const struct incident_tracker *t, const char *connector,
+                             struct lme_str host, struct lme_str component, uint64_t hash)
 {
     for (size_t i = 0; i < t->n; i++)
-        if (t->v[i]->key_hash == hash && strcmp(t->v[i]->key, key) == 0)
+        if (t->v[i]->key_hash == hash && is_key_of(t->v[i], connector, host, component))
             return t->v[i];
     return NULL;
 }
 
-static struct incident *add(struct incident_tracker *t, const char *key, uint64_t hash,
-                            const char *connector)
+/* A new entry, well. */
+static struct incident *add(struct incident_tracker *t, const char *connector, struct lme_str host,
+                            struct lme_str component, uint64_t hash)
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 8;
@@ -139,7 +174,14 @@ static struct incident *add(struct incident_tracker *t, const char *key, uint64_
         t->cap = cap;
     }
     struct incident *inc = calloc(1, sizeof(*inc));
-    if (!inc || !(inc->key = strdup(key)) || (connector && !(inc->connector = strdup(connector)))) {
+    char key[KEY_MAX];
+    if (connector)
+        snprintf(key, sizeof(key), "%s", connector);
+    else
+        snprintf(key, sizeof(key), "%.*s/%.*s", (int)host.len, host.ptr, (int)component.len,
+                 component.ptr);
+    if (!inc || !(inc->key = strdup(key)) || (connector && !(inc->connector = strdup(connector))) ||
+        set_buf(&inc->host, host.ptr, host.len) || set_buf(&inc->component, component.ptr, component.len)) {
         incident_free(inc);
         return NULL;
     }
@@ -157,6 +199,7 @@ static void forget_if_idle(struct incident_tracker *t, struct incident *inc)
         if (t->v[i] == inc) {
             t->v[i] = t->v[--t->n];
             incident_free(inc);
+            t->last = NULL;
             return;
         }
     }
@@ -164,23 +207,28 @@ static void forget_if_idle(struct incident_tracker *t, struct incident *inc)
 
 static void set_state(struct incident_tracker *t, struct incident *inc, enum incident_state s)
 {
+    t->version++;
+    t->quiet_stale = true;
     bool was = inc->state != INCIDENT_WELL, is = s != INCIDENT_WELL;
     t->n_active += (size_t)is - (size_t)was;
     inc->state = s;
 }
 
-static int set_buf(struct lme_buf *b, const char *p, size_t n)
+static void put_hex64(char *w, uint64_t v)
 {
-    lme_buf_reset(b);
-    return lme_buf_append(b, p ? p : "", n);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        w[i] = digits[v & 15];
 }
 
-/* 32 hex digits of two hashes of parts. */
-static void make_id(const char *a, size_t a_len, uint64_t b, char out[33])
+/* 32 hex digits of two hashes of a and b. */
+static void make_id(const void *a, size_t a_len, uint64_t b, char out[33])
 {
     uint64_t h1 = lme_hash64(a, a_len, b ^ 0x696e636964656e74ULL);
     uint64_t h2 = lme_hash64(a, a_len, h1 ^ b);
-    snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, h1, h2);
+    put_hex64(out, h1);
+    put_hex64(out + 16, h2);
+    out[32] = '\0';
 }
 
 /* ---- notes ---- */
@@ -198,16 +246,21 @@ static int put_str_member(struct lme_buf *b, const char *key, const char *v, siz
 
 static int put_time_member(struct lme_buf *b, const char *key, int64_t ms)
 {
-    char when[64];
-    diagnosis_format_time(ms, when);
-    return put_str_member(b, key, when, strlen(when));
+    char when[25];
+    lme_utc_format(ms, when);
+    return put_lit(b, ",\"") || put_lit(b, key) || put_lit(b, "\":\"") || put_lit(b, when) ||
+           put_lit(b, "\"");
 }
 
 static int put_count_member(struct lme_buf *b, const char *key, uint64_t v)
 {
-    char text[32];
-    snprintf(text, sizeof(text), ",\"%s\":%" PRIu64, key, v);
-    return put_lit(b, text);
+    char digits[24];
+    size_t i = sizeof(digits);
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return put_lit(b, ",\"") || put_lit(b, key) || put_lit(b, "\":") ||
+           lme_buf_append(b, digits + i, sizeof(digits) - i);
 }
 
 /* lme.incident of the entry as it is now; state and resolution as the note says. */
@@ -273,12 +326,7 @@ static int note(struct incident_tracker *t, struct incident *inc, enum incident_
                 const char *change, const char *type, int64_t time_ms, const char *resolution)
 {
     struct incident_note *n = &t->notes[t->n_notes];
-    char seq[24];
-    int len = snprintf(seq, sizeof(seq), "%" PRIu64, inc->seq++);
-    char material[33 + 24];
-    memcpy(material, inc->id, 32);
-    memcpy(material + 32, seq, (size_t)len);
-    make_id(material, 32 + (size_t)len, 0x6e6f7465ULL, n->event_id);
+    make_id(inc->id, 32, 0x6e6f7465ULL + inc->seq++, n->event_id); /* the incident's n-th note */
     n->type = type;
     n->time_ms = time_ms;
     n->state = state;
@@ -286,8 +334,11 @@ static int note(struct incident_tracker *t, struct incident *inc, enum incident_
     n->opened = false;
     n->resolved = state == INCIDENT_RESOLVED;
     lme_buf_reset(&n->incident);
+    /* the end carries no diagnosis: the open and updated events have it, and a resolve says why
+     * in lme.incident (it would double the alert bytes of a flapping connector for nothing) */
+    bool with_diagnosis = state != INCIDENT_RESOLVED;
     if (render_incident(inc, state, change, resolution, time_ms, &n->incident) ||
-        set_buf(&n->diagnosis, inc->diagnosis.data, inc->diagnosis.len) ||
+        set_buf(&n->diagnosis, inc->diagnosis.data, with_diagnosis ? inc->diagnosis.len : 0) ||
         render_message(inc, state, resolution, &n->message))
         return LME_ENOMEM;
     if (set_buf(&n->host, inc->host.data, inc->host.len) ||
@@ -312,6 +363,8 @@ static int resolve(struct incident_tracker *t, struct incident *inc, int64_t at,
 static int take_41220(struct incident_tracker *t, struct incident *inc,
                       const struct incident_record *rec)
 {
+    t->version++;
+    t->quiet_stale = true;
     bool changed = rec->cause != inc->cause;
     inc->cause = rec->cause;
     inc->last_seen = rec->time_ms;
@@ -342,6 +395,31 @@ static int take_41220(struct incident_tracker *t, struct incident *inc,
     return note(t, inc, INCIDENT_OPEN, "updated", "change", rec->time_ms, NULL);
 }
 
+/* The earliest time an open incident goes quiet, worked out again when something moved it. */
+static int64_t quiet_due(struct incident_tracker *t)
+{
+    if (!t->quiet_stale)
+        return t->quiet_due;
+    t->quiet_due = INT64_MAX;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct incident *inc = t->v[i];
+        if (inc->state == INCIDENT_OPEN && inc->last_seen + t->cfg.quiet_ms < t->quiet_due)
+            t->quiet_due = inc->last_seen + t->cfg.quiet_ms;
+    }
+    t->quiet_stale = false;
+    return t->quiet_due;
+}
+
+bool incident_may_change(struct incident_tracker *t, const char *connector, int64_t time_ms,
+                         bool timed, bool is_41220, bool is_41207)
+{
+    if (is_41220 || (is_41207 && connector))
+        return true;
+    if (t->n_active == 0)
+        return false;
+    return is_41207 || (timed && time_ms >= quiet_due(t));
+}
+
 int incident_record(struct incident_tracker *t, const struct incident_record *rec, bool replayed,
                     char id[33], const struct incident_note **notes, size_t *n)
 {
@@ -351,22 +429,26 @@ int incident_record(struct incident_tracker *t, const struct incident_record *re
     id[0] = '\0';
     /* a connector's 41207 tells which host and process it is, for a prediction to name */
     bool learn = rec->is_41207 && rec->connector;
-    if (!rec->is_41220 && !learn && t->n_active == 0)
+    if (!incident_may_change(t, rec->connector, rec->time_ms, rec->timed, rec->is_41220,
+                             rec->is_41207))
         return 0;
-    char key[KEY_MAX];
-    size_t key_len = make_key(rec, key);
-    uint64_t hash = lme_hash64(key, key_len, 0);
-    struct incident *inc = find(t, key, hash);
-    if (!inc && !rec->is_41220 && !learn)
-        return 0;
-    if (!inc && !(inc = add(t, key, hash, rec->connector)))
-        return LME_ENOMEM;
+    struct incident *inc = t->last;
+    if (!inc || !is_key_of(inc, rec->connector, rec->host, rec->component)) {
+        uint64_t hash = key_hash(rec->connector, rec->host, rec->component);
+        inc = find(t, rec->connector, rec->host, rec->component, hash);
+        if (!inc && !rec->is_41220 && !learn)
+            return 0;
+        if (!inc && !(inc = add(t, rec->connector, rec->host, rec->component, hash)))
+            return LME_ENOMEM;
+        t->last = inc;
+    }
     if (replayed) { /* judged before the restart: the state already holds it */
         if (rec->is_41220)
             memcpy(id, inc->state == INCIDENT_OPEN ? inc->id : inc->last_id, 33);
         forget_if_idle(t, inc);
         return 0;
     }
+    t->version += learn;
     if (learn && inc->state == INCIDENT_WELL &&
         (set_buf(&inc->host, rec->host.ptr, rec->host.len) ||
          set_buf(&inc->component, rec->component.ptr, rec->component.len)))
@@ -397,13 +479,14 @@ int incident_round(struct incident_tracker *t, const struct incident_round *roun
     t->n_notes = 0;
     *notes = t->notes;
     *n = 0;
+    static const struct lme_str none = { "", 0 };
     size_t key_len = strlen(round->connector);
-    uint64_t hash = lme_hash64(round->connector, key_len, 0);
-    struct incident *inc = find(t, round->connector, hash);
+    uint64_t hash = key_hash(round->connector, none, none);
+    struct incident *inc = find(t, round->connector, none, none, hash);
     bool failing = probe_cause(round->cause);
     if (!inc && !failing)
         return 0;
-    if (!inc && !(inc = add(t, round->connector, hash, round->connector)))
+    if (!inc && !(inc = add(t, round->connector, none, none, hash)))
         return LME_ENOMEM;
     int rc = 0;
     if (failing && inc->state == INCIDENT_WELL) {
@@ -420,6 +503,7 @@ int incident_round(struct incident_tracker *t, const struct incident_round *roun
             return LME_ENOMEM;
         rc = note(t, inc, INCIDENT_PREDICTED, "predicted", "start", round->probed_at_ms, NULL);
     } else if (failing && inc->state == INCIDENT_PREDICTED && round->cause != inc->cause) {
+        t->version++;
         inc->cause = round->cause;
         if (set_buf(&inc->diagnosis, round->diagnosis, round->diagnosis_len))
             return LME_ENOMEM;
@@ -467,6 +551,11 @@ size_t incident_list(const struct incident_tracker *t, struct incident_view *out
     return k;
 }
 
+uint64_t incident_version(const struct incident_tracker *t)
+{
+    return t->version;
+}
+
 void incident_count(const struct incident_tracker *t, size_t *open, size_t *predicted)
 {
     *open = *predicted = 0;
@@ -497,7 +586,7 @@ static int get_hex(json_t *e, const char *key, struct lme_buf *out)
     return lme_buf_append_unhex(out, json_string_value(v), json_string_length(v));
 }
 
-static json_t *entry_json(const struct incident *inc)
+static json_t *entry_json(const struct incident *inc, size_t diagnosis)
 {
     json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                           "state", incident_state_name(inc->state), "id", inc->id,
@@ -511,30 +600,51 @@ static json_t *entry_json(const struct incident *inc)
     if (!e)
         return NULL;
     if ((inc->connector && json_object_set_new(e, "connector", json_string(inc->connector))) ||
-        set_hex(e, "key_hex", inc->key, strlen(inc->key)) ||
         set_hex(e, "host_hex", inc->host.data, inc->host.len) ||
         set_hex(e, "component_hex", inc->component.data, inc->component.len) ||
-        json_object_set_new(e, "diagnosis",
-                            json_stringn(inc->diagnosis.data ? inc->diagnosis.data : "", inc->diagnosis.len))) {
+        json_object_set_new(e, "diagnosis", json_integer((json_int_t)diagnosis))) {
         json_decref(e);
         return NULL;
     }
     return e;
 }
 
-int incident_save(const struct incident_tracker *t, struct lme_buf *out)
+/* The index of inc's diagnosis in texts, added when it is new: the entries of one storm of
+ * components share a few diagnoses, and each is a kilobyte or two. */
+static int diagnosis_index(const struct incident *inc, json_t *texts, uint64_t *hashes, size_t *index)
 {
-    json_t *all = json_array();
-    for (size_t i = 0; all && i < t->n; i++) {
-        json_t *e = entry_json(t->v[i]);
-        if (!e || json_array_append_new(all, e)) {
-            json_decref(all);
-            all = NULL;
+    uint64_t h = lme_hash64(inc->diagnosis.data ? inc->diagnosis.data : "", inc->diagnosis.len, 0);
+    size_t n = json_array_size(texts);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(texts, i);
+        if (hashes[i] == h && json_string_length(v) == inc->diagnosis.len &&
+            (inc->diagnosis.len == 0 ||
+             memcmp(json_string_value(v), inc->diagnosis.data, inc->diagnosis.len) == 0)) {
+            *index = i;
+            return 0;
         }
     }
-    char *text = all ? json_dumps(all, JSON_COMPACT) : NULL;
-    json_decref(all);
-    int rc = text ? lme_buf_append_str(out, text) : LME_ENOMEM;
+    hashes[n] = h;
+    *index = n;
+    return json_array_append_new(texts, json_stringn(inc->diagnosis.data ? inc->diagnosis.data : "",
+                                                     inc->diagnosis.len));
+}
+
+int incident_save(const struct incident_tracker *t, struct lme_buf *out)
+{
+    json_t *entries = json_array(), *texts = json_array();
+    uint64_t *hashes = malloc((t->n ? t->n : 1) * sizeof(*hashes));
+    json_t *root = json_pack("{s:o, s:o}", "entries", entries, "diagnoses", texts);
+    int rc = root && hashes ? 0 : -1;
+    for (size_t i = 0; !rc && i < t->n; i++) {
+        size_t d;
+        json_t *e = diagnosis_index(t->v[i], texts, hashes, &d) ? NULL : entry_json(t->v[i], d);
+        rc = !e || json_array_append_new(entries, e);
+    }
+    char *text = rc ? NULL : json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    free(hashes);
+    rc = text ? lme_buf_append_str(out, text) : LME_ENOMEM;
     free(text);
     return rc;
 }
@@ -568,24 +678,27 @@ static int copy_id(json_t *e, const char *key, char out[33])
     return 0;
 }
 
-static int restore_entry(struct incident_tracker *t, json_t *e, int64_t now_ms)
+static int restore_entry(struct incident_tracker *t, json_t *e, json_t *texts, int64_t now_ms)
 {
     const char *connector = json_string_value(json_object_get(e, "connector"));
-    json_t *diagnosis = json_object_get(e, "diagnosis");
+    json_t *index = json_object_get(e, "diagnosis");
+    json_t *diagnosis = json_is_integer(index) ? json_array_get(texts, (size_t)json_integer_value(index)) : NULL;
     enum incident_state state;
     enum diagnosis_cause cause;
-    struct lme_buf key = LME_BUF_INIT;
-    int rc = get_hex(e, "key_hex", &key) || lme_buf_append(&key, "", 1) || !json_is_string(diagnosis) ||
+    struct lme_buf host = LME_BUF_INIT, component = LME_BUF_INIT;
+    int rc = get_hex(e, "host_hex", &host) || get_hex(e, "component_hex", &component) ||
+             !json_is_string(diagnosis) ||
              state_of(json_string_value(json_object_get(e, "state")), &state) ||
              cause_of(json_string_value(json_object_get(e, "cause")), &cause) ? -1 : 0;
-    struct incident *inc = rc ? NULL : add(t, key.data, lme_hash64(key.data, key.len - 1, 0), connector);
-    lme_buf_free(&key);
+    struct lme_str h = { host.data, host.len }, c = { component.data, component.len };
+    struct incident *inc = rc ? NULL : add(t, connector, h, c, key_hash(connector, h, c));
+    lme_buf_free(&host);
+    lme_buf_free(&component);
     if (rc)
         return rc;
     if (!inc)
         return LME_ENOMEM;
-    if (copy_id(e, "id", inc->id) || copy_id(e, "last_id", inc->last_id) ||
-        get_hex(e, "host_hex", &inc->host) || get_hex(e, "component_hex", &inc->component))
+    if (copy_id(e, "id", inc->id) || copy_id(e, "last_id", inc->last_id))
         return -1;
     inc->cause = cause;
     inc->count = (uint64_t)json_integer_value(json_object_get(e, "count"));
@@ -606,15 +719,16 @@ int incident_restore(struct incident_tracker *t, const char *text, int64_t now_m
     clear(t);
     json_error_t jerr;
     json_t *all = json_loads(text, 0, &jerr);
-    if (!json_is_array(all)) {
+    json_t *entries = json_object_get(all, "entries"), *texts = json_object_get(all, "diagnoses");
+    if (!json_is_array(entries) || !json_is_array(texts)) {
         json_decref(all);
         return lme_err_set(err, LME_EINVAL, "incidents: the saved state does not read back");
     }
     size_t i;
     json_t *e;
     int rc = 0;
-    json_array_foreach(all, i, e) {
-        if ((rc = restore_entry(t, e, now_ms)) != 0)
+    json_array_foreach(entries, i, e) {
+        if ((rc = restore_entry(t, e, texts, now_ms)) != 0)
             break;
     }
     json_decref(all);

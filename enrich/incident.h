@@ -65,6 +65,11 @@ struct incident_tracker;
 struct incident_tracker *incident_tracker_create(const struct incident_config *cfg);
 void incident_tracker_destroy(struct incident_tracker *t); /* NULL-safe */
 
+/* Whether a record with these traits can change anything: most cannot (no incident is open, or
+ * none can have gone quiet by its time), and are spared the rest. incident_record asks it too. */
+bool incident_may_change(struct incident_tracker *t, const char *connector, int64_t time_ms,
+                         bool timed, bool is_41220, bool is_41207);
+
 /* Judges one record, in log order per key. replayed: it was already judged before a restart (it
  * changes nothing; a 41220 only learns its incident's id). Fills *notes with the changes it made
  * (at most 2: the end of an incident gone quiet and a new one), and id (33 bytes) with the
@@ -92,6 +97,9 @@ struct incident_view {
     uint64_t count;
 };
 size_t incident_list(const struct incident_tracker *t, struct incident_view *out, size_t max);
+
+/* A number that changes whenever what incident_save writes does. */
+uint64_t incident_version(const struct incident_tracker *t);
 
 /* How many keys are open and predicted now. */
 void incident_count(const struct incident_tracker *t, size_t *open, size_t *predicted);

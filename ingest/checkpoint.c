@@ -175,15 +175,25 @@ static json_t *to_json(const struct checkpoints *cps)
             return NULL;
         }
     }
-    json_t *root = files ? json_pack("{s:i, s:o}", "version", FORMAT_VERSION, "files", files) : NULL;
-    if (root && cps->state) {
-        json_t *state = json_loads(cps->state, 0, NULL);
-        if (!state || json_object_set_new(root, "state", state) != 0) {
-            json_decref(root);
-            return NULL;
-        }
+    return files ? json_pack("{s:i, s:o}", "version", FORMAT_VERSION, "files", files) : NULL;
+}
+
+/* The file's text: the entries, and the state as it was given (JSON already: not parsed again). */
+static char *to_text(const struct checkpoints *cps)
+{
+    json_t *root = to_json(cps);
+    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (!text || !cps->state)
+        return text;
+    size_t len = strlen(text), state_len = strlen(cps->state);
+    char *whole = realloc(text, len + state_len + sizeof(",\"state\":"));
+    if (!whole) {
+        free(text);
+        return NULL;
     }
-    return root;
+    snprintf(whole + len - 1, state_len + sizeof(",\"state\":}"), ",\"state\":%s}", cps->state);
+    return whole;
 }
 
 static int write_all_sync(int fd, const char *p, size_t n)
@@ -201,9 +211,7 @@ int checkpoints_save(const char *state_dir, const struct checkpoints *cps, struc
     char path[PATH_MAX], tmp[PATH_MAX];
     snprintf(path, sizeof(path), "%s/" FILE_NAME, state_dir);
     snprintf(tmp, sizeof(tmp), "%s/." FILE_NAME ".tmp", state_dir);
-    json_t *root = to_json(cps);
-    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
+    char *text = to_text(cps);
     if (!text)
         return lme_err_set(err, LME_ENOMEM, "checkpoints: out of memory");
 

@@ -25,8 +25,9 @@ struct checkpoint {
 struct checkpoints {
     struct checkpoint *v;
     size_t n, cap;
-    char *state; /* what the rest of the daemon keeps with the checkpoints (JSON text, owned),
-                    saved and loaded in the same file so that both change at once; NULL: none */
+    char *state; /* what the rest of the daemon keeps with the checkpoints (JSON text, owned,
+                    written as it is: it must be valid JSON), saved and loaded in the same file so
+                    that both change at once; NULL: none */
 };
 
 /* Reads state_dir's checkpoints into cps (emptied first). A missing file is an empty set.

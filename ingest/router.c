@@ -48,6 +48,8 @@ struct router {
     uint64_t outbox_seq;
     int64_t last_tick_ms;
     struct lme_buf state;
+    bool state_saved, outbox_changed; /* what was last handed to commit_set_state */
+    uint64_t saved_version;
 };
 
 static void outbox_free(struct outbox_entry *o)
@@ -71,6 +73,7 @@ static void router_settled(void *ctx, uint64_t token)
             continue;
         outbox_free(o);
         r->outbox[i] = r->outbox[--r->n_outbox];
+        r->outbox_changed = true;
         commit_touch(r->commit); /* the saved outbox no longer needs it */
         return;
     }
@@ -335,6 +338,7 @@ static int send_incident(struct router *r, const struct lme_event *ev, struct lm
     struct outbox_entry *o = outbox_add(r, ev);
     if (!o)
         return lme_err_set(err, LME_ENOMEM, "router: out of memory");
+    r->outbox_changed = true;
     commit_touch(r->commit);
     return send_entry(r, o, err);
 }
@@ -446,35 +450,38 @@ static json_t *entry_json(const struct outbox_entry *o, struct lme_buf *scratch)
     return e;
 }
 
-static json_t *state_json(struct router *r)
+/* {"incidents":[...],"outbox":[...]}, into r->state. */
+static int state_text(struct router *r)
 {
     lme_buf_reset(&r->state);
-    if (enrich_incidents_save(r->enrich, &r->state) != 0 || lme_buf_append(&r->state, "", 1) != 0)
-        return NULL;
-    json_t *outbox = json_array();
-    json_t *root = json_pack("{s:o, s:o}", "incidents", json_loads(r->state.data, 0, NULL),
-                             "outbox", outbox);
+    int rc = lme_buf_append_str(&r->state, "{\"incidents\":") ||
+             enrich_incidents_save(r->enrich, &r->state) ||
+             lme_buf_append_str(&r->state, ",\"outbox\":[");
     struct lme_buf scratch = LME_BUF_INIT;
-    for (size_t i = 0; root && i < r->n_outbox; i++) {
-        if (json_array_append_new(outbox, entry_json(r->outbox[i], &scratch)) != 0) {
-            json_decref(root);
-            root = NULL;
-        }
+    for (size_t i = 0; !rc && i < r->n_outbox; i++) {
+        json_t *e = entry_json(r->outbox[i], &scratch);
+        char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+        json_decref(e);
+        rc = !text || (i && lme_buf_append(&r->state, ",", 1)) || lme_buf_append_str(&r->state, text);
+        free(text);
     }
     lme_buf_free(&scratch);
-    return root;
+    return rc || lme_buf_append(&r->state, "]}", 3) ? LME_ENOMEM : 0;
 }
 
 int router_save_state(struct router *r, struct lme_err *err)
 {
     if (!incidents_on(r))
         return 0;
-    json_t *root = state_json(r);
-    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    int rc = text ? commit_set_state(r->commit, text) : LME_ENOMEM;
-    free(text);
-    return rc ? lme_err_set(err, LME_ENOMEM, "incidents: out of memory") : 0;
+    uint64_t version = enrich_incidents_version(r->enrich);
+    if (r->state_saved && version == r->saved_version && !r->outbox_changed)
+        return 0; /* commit keeps what it was given last */
+    if (state_text(r) != 0 || commit_set_state(r->commit, r->state.data) != 0)
+        return lme_err_set(err, LME_ENOMEM, "incidents: out of memory");
+    r->state_saved = true;
+    r->saved_version = version;
+    r->outbox_changed = false;
+    return 0;
 }
 
 static struct lme_str str_of(json_t *obj, const char *key)

@@ -148,6 +148,7 @@ int enrich_incidents_tick(struct enrich *e, const struct lme_event **out, size_t
 /* The incidents' state as JSON text, appended to out; and back (err says why text did not read
  * back: the tracker then starts empty). Return 0 or an error code. */
 int enrich_incidents_save(struct enrich *e, struct lme_buf *out);
+uint64_t enrich_incidents_version(struct enrich *e); /* changes whenever the saved text would */
 int enrich_incidents_restore(struct enrich *e, const char *text, struct lme_err *err);
 
 /* The incident state of one key, for the metrics. */

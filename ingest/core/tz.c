@@ -258,3 +258,24 @@ int lme_tz_to_utc(struct lme_tz *tz, const struct lme_civil *c, int64_t *utc_ms)
     *utc_ms = local * 1000 + c->msec;
     return 0;
 }
+
+static void put_digits(char *w, int v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        w[i] = (char)('0' + v % 10);
+}
+
+void lme_utc_format(int64_t ms, char out[25])
+{
+    static const int64_t lo = -62167219200000LL, hi = 253402300799999LL; /* 0000-01-01, 9999-12-31 */
+    struct lme_civil c;
+    lme_tz_civil_from_ms(ms < lo ? lo : ms > hi ? hi : ms, &c);
+    memcpy(out, "0000-00-00T00:00:00.000Z", 25);
+    put_digits(out, c.year, 4);
+    put_digits(out + 5, c.month, 2);
+    put_digits(out + 8, c.day, 2);
+    put_digits(out + 11, c.hour, 2);
+    put_digits(out + 14, c.min, 2);
+    put_digits(out + 17, c.sec, 2);
+    put_digits(out + 20, c.msec, 3);
+}

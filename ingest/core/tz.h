@@ -49,4 +49,9 @@ int lme_tz_to_utc(struct lme_tz *tz, const struct lme_civil *local, int64_t *utc
 /* Civil fields (UTC) of a time in milliseconds since the epoch; pure arithmetic, no zone. */
 void lme_tz_civil_from_ms(int64_t ms, struct lme_civil *out);
 
+/* ms since the epoch as "1998-03-18T03:22:50.000Z" (24 characters and a NUL), UTC, without the
+ * C library's calendar: state files and incident events write several per change. Years outside
+ * 0000..9999 are clamped to them. */
+void lme_utc_format(int64_t ms, char out[25]);
+
 #endif

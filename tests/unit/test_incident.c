@@ -344,10 +344,14 @@ static void test_state_that_does_not_read_back_is_refused(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "", "{", "{}", "[1]", "[{\"key_hex\":\"zz\"}]",
-        "[{\"key_hex\":\"61\",\"state\":\"open\",\"cause\":\"nope\",\"diagnosis\":\"\"}]",
-        "[{\"key_hex\":\"61\",\"state\":\"open\",\"cause\":\"unknown\",\"diagnosis\":\"\",\"id\":\"x\","
-        "\"last_id\":\"0123456789abcdef0123456789abcdef0\"}]",
+        "", "{", "{}", "[1]", "{\"entries\":[1],\"diagnoses\":[]}",
+        "{\"entries\":[{\"host_hex\":\"zz\"}],\"diagnoses\":[]}",
+        "{\"entries\":[{\"host_hex\":\"61\",\"component_hex\":\"\",\"state\":\"open\",\"cause\":\"nope\","
+        "\"diagnosis\":0}],\"diagnoses\":[\"\"]}",
+        "{\"entries\":[{\"host_hex\":\"61\",\"component_hex\":\"\",\"state\":\"open\",\"cause\":\"unknown\","
+        "\"diagnosis\":1}],\"diagnoses\":[\"\"]}",
+        "{\"entries\":[{\"host_hex\":\"61\",\"component_hex\":\"\",\"state\":\"open\",\"cause\":\"unknown\","
+        "\"diagnosis\":0,\"id\":\"x\",\"last_id\":\"0123456789abcdef0123456789abcdef0\"}],\"diagnoses\":[\"\"]}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct incident_tracker *t = incident_tracker_create(&config);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -208,9 +209,37 @@ static void test_civil_from_ms_round_trips(void **state)
     lme_tz_destroy(tz);
 }
 
+/* The UTC text of state files and incident events, against the C library's calendar. */
+static void test_utc_format(void **state)
+{
+    (void)state;
+    char out[25];
+    lme_utc_format(890191370000LL, out);
+    assert_string_equal(out, "1998-03-18T03:22:50.000Z");
+    lme_utc_format(-1, out);
+    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+    lme_utc_format(951782400123LL, out); /* 2000-02-29, a leap day of a century */
+    assert_string_equal(out, "2000-02-29T00:00:00.123Z");
+    lme_utc_format(INT64_MAX, out);
+    assert_string_equal(out, "9999-12-31T23:59:59.999Z");
+    lme_utc_format(INT64_MIN, out);
+    assert_string_equal(out, "0000-01-01T00:00:00.000Z");
+    for (int64_t s = -86400LL * 400; s < 86400LL * 365 * 60; s += 7919 * 13) {
+        time_t t = (time_t)s;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char want[64];
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.000Z", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        lme_utc_format(s * 1000, out);
+        assert_string_equal(out, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_utc_format),
         cmocka_unit_test(test_utc_is_identity),
         cmocka_unit_test(test_standard_and_summer_offsets),
         cmocka_unit_test(test_dst_gap_uses_offset_before_it),
