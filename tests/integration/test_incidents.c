@@ -53,10 +53,10 @@ static char *tmp;
 /* tmp/name, in one of a few rotating buffers: for immediate use only. */
 static const char *in_tmp(const char *name)
 {
-    static char path[16][PATH_MAX];
+    static char path[16][2 * PATH_MAX];
     static int next;
     char *p = path[next++ % 16];
-    snprintf(p, PATH_MAX, "%s/%s", tmp, name);
+    snprintf(p, sizeof(path[0]), "%s/%s", tmp, name);
     return p;
 }
 
@@ -821,6 +821,499 @@ static void test_quiet_log_time_resolves_and_the_next_41220_opens_another(void *
     json_decref(events);
 }
 
+/* ---- connectors with probes ---- */
+
+/* A connector's disks under tmp/dir: c/winnt/Notes.ini naming key_file_name (relative to
+ * d:\notes\data) and d/Notes/Data/Connector.ID; the Notes.ini replaced whole (rename). */
+static void write_tree(const char *dir, const char *key_file_name)
+{
+    static const char *const dirs[] = { "", "/c", "/c/winnt", "/d", "/d/Notes", "/d/Notes/Data" };
+    char path[PATH_MAX], text[512];
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s", dir, dirs[i]);
+        mkdir(in_tmp(path), 0755);
+    }
+    snprintf(path, sizeof(path), "%s/d/Notes/Data/Connector.ID", dir);
+    assert_int_equal(write_file(in_tmp(path), "id-file-bytes", 13), 0);
+    chmod(in_tmp(path), 0644);
+    int n = snprintf(text, sizeof(text), "[Notes]\r\nDirectory=d:\\notes\\data\r\nKeyFileName=%s\r\n",
+                     key_file_name);
+    snprintf(path, sizeof(path), "%s/c/winnt/Notes.ini.new", dir);
+    assert_int_equal(write_file(in_tmp(path), text, (size_t)n), 0);
+    char final[PATH_MAX];
+    snprintf(final, sizeof(final), "%s/c/winnt/Notes.ini", dir);
+    assert_int_equal(rename(in_tmp(path), in_tmp(final)), 0);
+}
+
+/* The connectors member naming connector, probing tmp/dir's tree (server: NULL for none, else
+ * "host\",\"port\":N"-style members), probed every interval_ms (0: only for 41220s). */
+static const char *connector_json(char *buf, size_t size, const char *connector, const char *dir,
+                                  const char *server, int interval_ms)
+{
+    char root[PATH_MAX];
+    snprintf(root, sizeof(root), "%s/%s", tmp, dir);
+    snprintf(buf, size,
+             "\"%s\":{\"notes_ini\":\"%s/c/winnt/Notes.ini\",\"id_file\":\"%s/d/Notes/Data/Connector.ID\","
+             "\"service_user\":\"nobody\",\"path_map\":{\"C:\\\\\":\"%s/c/\",\"d:/\":\"%s/d/\"},"
+             "\"probe_interval_ms\":%d%s%s}",
+             connector, root, root, root, root, interval_ms, server ? ",\"notes_server\":" : "",
+             server ? server : "");
+    return buf;
+}
+
+/* Waits (up to timeout_ms) until the file sink's output at out holds an incident event whose
+ * lme.incident.change is change, and returns it (new reference), or fails. */
+static json_t *wait_incident(const char *out, const char *change, int timeout_ms)
+{
+    for (int64_t end = mono_ms() + timeout_ms;; sleep_ms(50)) {
+        size_t len = 0;
+        char *text = read_file(out, &len);
+        json_t *found = NULL;
+        if (text && len && text[len - 1] == '\n') {
+            json_t *all = events_parse(text, len), *inc = incidents_of(all), *ev;
+            size_t i;
+            json_array_foreach(inc, i, ev)
+                if (!found && strcmp(event_str(ev, "lme.incident.change"), change) == 0)
+                    found = json_incref(ev);
+            json_decref(inc);
+            json_decref(all);
+        }
+        free(text);
+        if (found)
+            return found;
+        if (mono_ms() > end)
+            fail_msg("no `%s` incident event in %s within %d ms", change, out, timeout_ms);
+    }
+}
+
+/* Asserts the incident events of the file sink's output tmp/out are changes (expect_changes);
+ * returns all its events. */
+static json_t *expect_changes_in(const char *out, const char *const changes[])
+{
+    json_t *events = read_events(in_tmp(out)), *inc = incidents_of(events);
+    expect_changes(inc, changes);
+    json_decref(inc);
+    return events;
+}
+
+/* A 41220 (or code) of COMPONENT logged now, appended to path. */
+static void log_now(const char *path, const char *code)
+{
+    struct log l = { 0 };
+    log_record(&l, (int64_t)time(NULL) * 1000, COMPONENT, code);
+    append_file(path, l.p, l.len);
+    log_free(&l);
+}
+
+/* A connector probed every 200 ms whose Notes.ini names the wrong ID file, with a quiet log
+ * (one ordinary record): followed by a daemon started here (config tmp/name.json, output
+ * tmp/name.out); *predicted gets the `predicted` event. */
+static void start_predicted(const char *name, char *log_path, struct proc *d, json_t **predicted)
+{
+    char tree[64], dir[64], conn[8 * PATH_MAX], input[2 * PATH_MAX], glob[PATH_MAX], out[80];
+    snprintf(tree, sizeof(tree), "%s-tree", name);
+    snprintf(dir, sizeof(dir), "%s-logs", name);
+    write_tree(tree, "admin.id");
+    struct log l = { 0 };
+    log_record(&l, (int64_t)time(NULL) * 1000, COMPONENT, "10012");
+    snprintf(glob, PATH_MAX, "%s", logs_in(dir, "p.log", &l));
+    log_free(&l);
+    snprintf(log_path, PATH_MAX, "%s/%s/p.log", tmp, dir);
+    const char *cfg = write_config(name, input_json(input, sizeof(input), glob, "notes-p"), NULL,
+                                   NULL, connector_json(conn, sizeof(conn), "notes-p", tree, NULL, 200));
+    start_daemon(cfg, "p.err", d);
+    snprintf(out, sizeof(out), "%s.out", name);
+    *predicted = wait_incident(in_tmp(out), "predicted", 10000);
+    assert_string_equal(event_str(*predicted, "lme.incident.state"), "predicted");
+    assert_string_equal(event_str(*predicted, "lme.incident.cause"), "keyfilename_mismatch");
+    assert_string_equal(event_str(*predicted, "lme.incident.connector"), "notes-p");
+    assert_int_equal(num(*predicted, "lme.incident.count"), 0);
+    assert_string_equal(json_string_value(json_array_get(event_get(*predicted, "event.type"), 0)), "start");
+    assert_string_equal(event_str(*predicted, "lme.diagnosis.cause"), "keyfilename_mismatch");
+}
+
+static void test_periodic_probes_predict_and_a_fix_resolves(void **state)
+{
+    (void)state;
+    char log_path[PATH_MAX];
+    struct proc d;
+    json_t *predicted;
+    start_predicted("pred", log_path, &d, &predicted);
+    write_tree("pred-tree", "connector.id"); /* fixed: the next round passes */
+    json_t *resolved = wait_incident(in_tmp("pred.out"), "resolved", 10000);
+    stop_daemon(&d);
+    assert_string_equal(event_str(resolved, "lme.incident.resolution"), "probes");
+    assert_string_equal(event_str(resolved, "lme.incident.id"), event_str(predicted, "lme.incident.id"));
+    assert_string_equal(json_string_value(json_array_get(event_get(resolved, "event.type"), 0)), "end");
+    /* nothing else: no 41220 was logged */
+    json_decref(expect_changes_in("pred.out", (const char *const[]){ "predicted:0", "resolved:0", NULL }));
+    json_decref(resolved);
+    json_decref(predicted);
+}
+
+static void test_a_41220_while_predicted_opens_the_same_incident(void **state)
+{
+    (void)state;
+    char log_path[PATH_MAX];
+    struct proc d;
+    json_t *predicted;
+    start_predicted("pred41220", log_path, &d, &predicted);
+    log_now(log_path, "41220");
+    json_t *open = wait_incident(in_tmp("pred41220.out"), "open", 10000);
+    stop_daemon(&d);
+    assert_string_equal(event_str(open, "lme.incident.id"), event_str(predicted, "lme.incident.id"));
+    assert_string_equal(event_str(open, "lme.incident.state"), "open");
+    assert_string_equal(event_str(open, "lme.incident.cause"), "keyfilename_mismatch");
+    assert_int_equal(num(open, "lme.incident.count"), 1);
+    /* a change of the incident the prediction started, not a start of another */
+    assert_string_equal(json_string_value(json_array_get(event_get(open, "event.type"), 0)), "change");
+    json_t *events = expect_changes_in("pred41220.out", (const char *const[]){ "predicted:0", "open:1", NULL });
+    expect_storm_named(events, event_str(open, "lme.incident.id"), 1);
+    json_decref(events);
+    json_decref(open);
+    json_decref(predicted);
+}
+
+static void test_a_cause_that_changes_mid_incident_is_updated(void **state)
+{
+    (void)state;
+    /* the ID file is there and the Notes server refuses (a closed port): notes_server_unreachable;
+     * then the ID file is deleted, and once the probes' cache expired, id_file_missing */
+    write_tree("cause-tree", "connector.id");
+    char server[64], conn[8 * PATH_MAX], input[2 * PATH_MAX], glob[PATH_MAX], log_path[PATH_MAX];
+    snprintf(server, sizeof(server), "{\"host\":\"127.0.0.1\",\"port\":%d}", free_port());
+    struct log l = { 0 };
+    log_record(&l, (int64_t)time(NULL) * 1000, COMPONENT, "10012");
+    snprintf(glob, sizeof(glob), "%s", logs_in("cause-logs", "c.log", &l));
+    log_free(&l);
+    snprintf(log_path, sizeof(log_path), "%s/cause-logs/c.log", tmp);
+    const char *cfg = write_config("cause", input_json(input, sizeof(input), glob, "notes-c"), NULL,
+                                   "\"probe_cache_ms\":100,\"probe_timeout_ms\":1500",
+                                   connector_json(conn, sizeof(conn), "notes-c", "cause-tree", server, 0));
+    struct proc d;
+    start_daemon(cfg, "cause.err", &d);
+    for (int i = 0; i < 3; i++)
+        log_now(log_path, "41220");
+    json_t *open = wait_incident(in_tmp("cause.out"), "open", 10000);
+    assert_string_equal(event_str(open, "lme.incident.cause"), "notes_server_unreachable");
+    wait_settled("cause", (const char *const[]){ log_path, NULL });
+    unlink(in_tmp("cause-tree/d/Notes/Data/Connector.ID"));
+    int written = 3;
+    json_t *updated = NULL;
+    for (int64_t end = mono_ms() + 10000; !updated && mono_ms() < end; written++) {
+        sleep_ms(150); /* past probe_cache_ms: the next 41220 gets a new round */
+        log_now(log_path, "41220");
+        wait_settled("cause", (const char *const[]){ log_path, NULL });
+        json_t *events = read_events(in_tmp("cause.out")), *inc = incidents_of(events);
+        if (json_array_size(inc) > 1)
+            updated = json_incref(json_array_get(inc, 1));
+        json_decref(inc);
+        json_decref(events);
+    }
+    assert_non_null(updated);
+    log_now(log_path, "41207");
+    json_t *resolved = wait_incident(in_tmp("cause.out"), "resolved", 10000);
+    stop_daemon(&d);
+    assert_string_equal(event_str(updated, "lme.incident.change"), "updated");
+    assert_string_equal(event_str(updated, "lme.incident.cause"), "id_file_missing");
+    assert_string_equal(event_str(updated, "lme.diagnosis.cause"), "id_file_missing");
+    assert_string_equal(event_str(updated, "lme.incident.id"), event_str(open, "lme.incident.id"));
+    assert_int_equal(num(updated, "lme.incident.count"), written);
+    assert_string_equal(event_str(resolved, "lme.incident.id"), event_str(open, "lme.incident.id"));
+    assert_string_equal(event_str(resolved, "lme.incident.cause"), "id_file_missing");
+    assert_int_equal(num(resolved, "lme.incident.count"), written);
+    json_t *events = read_events(in_tmp("cause.out")), *inc = incidents_of(events);
+    assert_int_equal(json_array_size(inc), 3); /* open, updated, resolved: nothing more */
+    expect_storm_named(events, event_str(open, "lme.incident.id"), (size_t)written);
+    json_decref(inc);
+    json_decref(events);
+    json_decref(resolved);
+    json_decref(updated);
+    json_decref(open);
+}
+
+/* ---- the model-based random run ---- */
+
+#define MODEL_QUIET_MS (10 * MIN_MS)  /* in wall time too long for the idle rule to fire */
+#define MODEL_UPDATE_MS (2 * MIN_MS)
+#define MODEL_KEYS 2
+
+/* A model of the incident rules (docs/incidents.md) for one key, fed the records the test writes,
+ * in order: what incident events the daemon must send. */
+struct model_key {
+    const char *connector;
+    bool open;
+    int incident;   /* the current (or last) incident's number, -1 before the first */
+    long long count;
+    int64_t first_seen, last_seen, last_update;
+    json_t *expected; /* [{change, state, count, first_seen, last_seen, opened_at, resolved_at,
+                         resolution, incident}] */
+    json_t *named;    /* per 41220 written, the number of the incident it belongs to */
+};
+
+static int model_incidents; /* numbers incidents across keys */
+
+static void model_note(struct model_key *k, const char *change, int64_t resolved_at,
+                       const char *resolution)
+{
+    char a[32], b[32], c[32];
+    json_t *e = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i}", "change", change, "state",
+                          resolution ? "resolved" : "open", "count", (json_int_t)k->count,
+                          "first_seen", iso(k->first_seen, a), "last_seen", iso(k->last_seen, b),
+                          "opened_at", iso(k->first_seen, c), "incident", k->incident);
+    if (resolution) {
+        json_object_set_new(e, "resolved_at", json_string(iso(resolved_at, a)));
+        json_object_set_new(e, "resolution", json_string(resolution));
+    }
+    json_array_append_new(k->expected, e);
+}
+
+static void model_record(struct model_key *k, int64_t t, const char *code)
+{
+    if (k->open && t - k->last_seen >= MODEL_QUIET_MS) {
+        model_note(k, "resolved", k->last_seen + MODEL_QUIET_MS, "quiet");
+        k->open = false;
+    }
+    if (strcmp(code, "41207") == 0 && k->open) {
+        model_note(k, "resolved", t, "41207");
+        k->open = false;
+    }
+    if (strcmp(code, "41220") != 0)
+        return;
+    if (!k->open) {
+        k->open = true;
+        k->incident = model_incidents++;
+        k->count = 1;
+        k->first_seen = k->last_seen = k->last_update = t;
+        model_note(k, "open", 0, NULL);
+    } else {
+        k->count++;
+        k->last_seen = t;
+        if (t - k->last_update >= MODEL_UPDATE_MS) {
+            k->last_update = t;
+            model_note(k, "updated", 0, NULL);
+        }
+    }
+    json_array_append_new(k->named, json_integer(k->incident));
+}
+
+/* One chunk of a key's log: a storm, a recovery, a quiet gap, or ordinary records; written to
+ * the log l and fed to the model. *t is the key's log clock. */
+static void model_chunk(struct model_key *k, struct log *l, int64_t *t, unsigned *rnd)
+{
+    int kind = rand_r(rnd) % 10, n;
+    if (kind < 4) { /* a storm */
+        n = 1 + rand_r(rnd) % 30;
+        for (int i = 0; i < n; i++) {
+            *t += 1000 * (1 + rand_r(rnd) % 8); /* the log has seconds */
+            log_record(l, *t, COMPONENT, "41220");
+            model_record(k, *t, "41220");
+        }
+    } else if (kind < 6) { /* the connector has a session again */
+        *t += 1000 * (1 + rand_r(rnd) % 60);
+        log_record(l, *t, COMPONENT, "41207");
+        model_record(k, *t, "41207");
+    } else if (kind < 7) { /* quiet: the next record, whatever it is, comes after the period */
+        *t += MODEL_QUIET_MS - 2000 + 1000 * (rand_r(rnd) % 300);
+    } else { /* ordinary records */
+        n = 1 + rand_r(rnd) % 5;
+        for (int i = 0; i < n; i++) {
+            *t += 1000 * (1 + rand_r(rnd) % 20);
+            log_record(l, *t, COMPONENT, "10012");
+            model_record(k, *t, "10012");
+        }
+    }
+}
+
+/* The fields of an incident event the model predicts, as the model writes them (new). */
+static json_t *as_model(json_t *ev)
+{
+    json_t *inc = event_get(ev, "lme.incident");
+    json_t *m = json_object();
+    static const char *const keys[] = { "change", "state", "count", "first_seen", "last_seen",
+                                        "opened_at", "resolved_at", "resolution" };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (json_object_get(inc, keys[i]))
+            json_object_set(m, keys[i], json_object_get(inc, keys[i]));
+    return m;
+}
+
+/* The daemon's incident events of one key against the model's: the same changes with the same
+ * fields, one incident id per model incident (none shared); every 41220 of the key's file names
+ * its model incident's id. */
+static void expect_model(json_t *events, struct model_key *k, const char *file_part)
+{
+    json_t *got = incidents_of_key(events, k->connector);
+    bool same = json_array_size(got) == json_array_size(k->expected);
+    json_t *ids = json_object(); /* model incident number -> id */
+    for (size_t i = 0; same && i < json_array_size(got); i++) {
+        json_t *ev = json_array_get(got, i), *want = json_deep_copy(json_array_get(k->expected, i));
+        char number[16];
+        snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(want, "incident")));
+        json_object_del(want, "incident");
+        json_t *m = as_model(ev);
+        same = json_equal(m, want);
+        const char *id = event_str(ev, "lme.incident.id");
+        json_t *was = json_object_get(ids, number);
+        if (!was) {
+            for (const char *key = NULL, *other = NULL; same;) { /* a new incident: a new id */
+                json_t *v;
+                json_object_foreach(ids, key, v)
+                    if (strcmp(json_string_value(v), id) == 0)
+                        other = key;
+                same = !other;
+                break;
+            }
+            json_object_set_new(ids, number, json_string(id));
+        } else {
+            same = same && strcmp(json_string_value(was), id) == 0;
+        }
+        if (!same) {
+            char *a = json_dumps(m, JSON_SORT_KEYS), *b = json_dumps(want, JSON_SORT_KEYS);
+            fprintf(stderr, "%s: event %zu (incident %s, id %s)\n got:   %s\n model: %s\n",
+                    k->connector, i, number, id, a, b);
+            free(a);
+            free(b);
+        }
+        json_decref(m);
+        json_decref(want);
+    }
+    if (json_array_size(got) != json_array_size(k->expected))
+        fprintf(stderr, "%s: %zu incident events, the model says %zu\n", k->connector,
+                json_array_size(got), json_array_size(k->expected));
+    assert_true(same);
+    json_t *storm = storm_of(events), *ev;
+    size_t i, n = 0;
+    json_array_foreach(storm, i, ev) {
+        if (!strstr(event_str(ev, "log.file.path"), file_part))
+            continue;
+        char number[16];
+        snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_array_get(k->named, n++)));
+        const char *want = json_string_value(json_object_get(ids, number));
+        assert_non_null(want);
+        assert_string_equal(event_str(ev, "lme.incident.id"), want);
+    }
+    assert_int_equal(n, json_array_size(k->named));
+    json_decref(storm);
+    json_decref(ids);
+    json_decref(got);
+}
+
+static void test_random_run_with_restarts_matches_one_run_and_the_model(void **state)
+{
+    (void)state;
+    const char *env = getenv("LME_TEST_SEED");
+    unsigned seed = env && *env ? (unsigned)strtoul(env, NULL, 10)
+                                : (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+    const char *soak = getenv("LME_INCIDENT_SOAK_S");
+    int seconds = soak && *soak ? atoi(soak) : 20;
+    fprintf(stderr, "model run: seed=%u (LME_TEST_SEED=%u repeats it), %d s "
+            "(LME_INCIDENT_SOAK_S)\n", seed, seed, seconds);
+    unsigned rnd = seed;
+    static const char *const names[MODEL_KEYS] = { "conn-a", "conn-b" };
+    struct model_key keys[MODEL_KEYS];
+    char paths[MODEL_KEYS][PATH_MAX], inputs[4 * PATH_MAX] = "";
+    int64_t clock[MODEL_KEYS];
+    for (int i = 0; i < MODEL_KEYS; i++) {
+        keys[i] = (struct model_key){ .connector = names[i], .incident = -1,
+                                      .expected = json_array(), .named = json_array() };
+        clock[i] = T0_MS + i * 7000;
+        char dir[32], input[2 * PATH_MAX], glob[PATH_MAX];
+        snprintf(dir, sizeof(dir), "model-%d", i);
+        assert_int_equal(mkdir(in_tmp(dir), 0755), 0);
+        snprintf(paths[i], PATH_MAX, "%s/%s.log", in_tmp(dir), names[i]);
+        snprintf(glob, sizeof(glob), "%s/*.log", in_tmp(dir));
+        if (i)
+            strcat(inputs, ",");
+        strcat(inputs, input_json(input, sizeof(input), glob, names[i]));
+    }
+    char enrichment[128];
+    snprintf(enrichment, sizeof(enrichment), "\"incident_quiet_ms\":%lld,\"incident_update_ms\":%lld",
+             (long long)MODEL_QUIET_MS, (long long)MODEL_UPDATE_MS);
+    const char *connectors = "\"conn-a\":{},\"conn-b\":{}";
+    char cfg[PATH_MAX];
+    snprintf(cfg, sizeof(cfg), "%s", write_config("model", inputs, NULL, enrichment, connectors));
+
+    /* chunks every 10-40 ms; a stop (SIGTERM or kill -9) every 0.3-1.5 s, chunks written while
+     * it is down, then a restart */
+    int64_t end = mono_ms() + seconds * 1000LL, next_stop = mono_ms() + 300 + rand_r(&rnd) % 1200;
+    int runs = 0, kills = 0, terms = 0;
+    size_t chunks = 0;
+    struct proc d;
+    start_daemon(cfg, "model-0.err", &d);
+    while (mono_ms() < end) {
+        int i = rand_r(&rnd) % MODEL_KEYS;
+        struct log l = { 0 };
+        model_chunk(&keys[i], &l, &clock[i], &rnd);
+        if (l.len)
+            append_file(paths[i], l.p, l.len);
+        log_free(&l);
+        chunks++;
+        sleep_ms(10 + rand_r(&rnd) % 30);
+        if (mono_ms() < next_stop)
+            continue;
+        if (rand_r(&rnd) % 2) {
+            kill_daemon(&d);
+            kills++;
+        } else {
+            stop_daemon(&d);
+            terms++;
+        }
+        char err[32];
+        snprintf(err, sizeof(err), "model-%d.err", ++runs);
+        start_daemon(cfg, err, &d);
+        next_stop = mono_ms() + 300 + rand_r(&rnd) % 1200;
+    }
+    wait_settled("model", (const char *const[]){ paths[0], paths[1], NULL });
+    stop_daemon(&d);
+
+    /* one uninterrupted run over the final files, with a fresh state_dir */
+    run_once(write_config("model-fresh", inputs, NULL, enrichment, connectors));
+    json_t *want = read_events(in_tmp("model-fresh.out"));
+    json_t *got = read_events(in_tmp("model.out"));
+    size_t n_model = 0;
+    for (int i = 0; i < MODEL_KEYS; i++) {
+        expect_model(want, &keys[i], i ? "/model-1/" : "/model-0/");
+        n_model += json_array_size(keys[i].expected);
+        json_t *a = incidents_of_key(want, names[i]), *all = distinct_incidents(got);
+        json_t *b = incidents_of_key(all, names[i]);
+        expect_same_incidents(b, a);
+        json_decref(a);
+        json_decref(b);
+        json_decref(all);
+    }
+    /* every record arrived, under its own event.id, and each copy of a 41220 names the
+     * incident the uninterrupted run gave it */
+    json_t *want_storm = storm_of(want), *got_storm = storm_of(got), *ev;
+    char *a = id_set(got), *b = id_set(want);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    json_t *incident_of = json_object();
+    size_t i;
+    json_array_foreach(want_storm, i, ev)
+        json_object_set_new(incident_of, event_str(ev, "event.id"),
+                            json_string(event_str(ev, "lme.incident.id")));
+    json_array_foreach(got_storm, i, ev)
+        assert_string_equal(event_str(ev, "lme.incident.id"),
+                            json_string_value(json_object_get(incident_of, event_str(ev, "event.id"))));
+    fprintf(stderr, "model run: %zu chunks, %d SIGTERM and %d kill -9 restarts; %zu records "
+            "(%zu 41220s), %zu incident events, %zu incidents; %zu events sent\n",
+            chunks, terms, kills, count_records(want), json_array_size(want_storm), n_model,
+            (size_t)model_incidents, json_array_size(got));
+    json_decref(incident_of);
+    json_decref(want_storm);
+    json_decref(got_storm);
+    json_decref(got);
+    json_decref(want);
+    for (int k = 0; k < MODEL_KEYS; k++) {
+        json_decref(keys[k].expected);
+        json_decref(keys[k].named);
+    }
+}
+
 /* ---- main ---- */
 
 int main(int argc, char **argv)
@@ -841,6 +1334,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_kill_9_in_a_storm_changes_nothing),
         cmocka_unit_test(test_two_connectors_have_incidents_of_their_own),
         cmocka_unit_test(test_quiet_log_time_resolves_and_the_next_41220_opens_another),
+        cmocka_unit_test(test_periodic_probes_predict_and_a_fix_resolves),
+        cmocka_unit_test(test_a_41220_while_predicted_opens_the_same_incident),
+        cmocka_unit_test(test_a_cause_that_changes_mid_incident_is_updated),
+        cmocka_unit_test(test_random_run_with_restarts_matches_one_run_and_the_model),
     };
     if (only && *only)
         cmocka_set_test_filter(only);
