@@ -67,14 +67,8 @@ static void append_records(const char *path, int from, int to)
     close(fd);
 }
 
-static long long file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
-}
-
 /* The offset checkpoints.json in dir holds for file, or -1 when it cannot be read back. */
-static long long checkpoint_offset(const char *dir, const char *file)
+static long long checkpoint_offset_by_path(const char *dir, const char *file)
 {
     char path[2 * PATH_MAX];
     snprintf(path, sizeof(path), "%s/checkpoints.json", dir);
@@ -92,7 +86,7 @@ static long long checkpoint_offset(const char *dir, const char *file)
 static int wait_checkpoint(const char *dir, const char *file, long long want, int timeout_ms)
 {
     for (int waited = 0; waited < timeout_ms; waited += 50) {
-        if (checkpoint_offset(dir, file) == want)
+        if (checkpoint_offset_by_path(dir, file) == want)
             return 1;
         usleep(50000);
     }
@@ -149,7 +143,7 @@ static void test_full_disk_keeps_the_last_good_checkpoint_and_recovers(void **st
     /* it says so, clearly, and keeps the last good checkpoint */
     assert_true(file_wait_for(in_tmp("daemon.log"), "No space left on device", 10000));
     assert_true(file_wait_for(in_tmp("daemon.log"), "cannot save checkpoints", 100));
-    assert_int_equal(checkpoint_offset(state_dir, log_file), first);
+    assert_int_equal(checkpoint_offset_by_path(state_dir, log_file), first);
     /* the events themselves still go out: the sink is elsewhere */
     char *out;
     size_t len;

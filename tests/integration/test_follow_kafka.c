@@ -84,35 +84,6 @@ static void start_daemon(const char *cfg, const char *log, struct proc *d)
                                                  NULL }, log, d), 0);
 }
 
-static long long file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
-}
-
-/* The settled offset checkpoints.json holds for the file at path, or -1 (no entry yet). */
-static long long checkpoint_offset(const char *state_dir, const char *path)
-{
-    char cp_path[PATH_MAX];
-    snprintf(cp_path, sizeof(cp_path), "%s/checkpoints.json", state_dir);
-    struct stat st;
-    json_t *root = json_load_file(cp_path, 0, NULL);
-    if (!root || stat(path, &st) != 0) {
-        json_decref(root);
-        return -1;
-    }
-    char ino[32];
-    snprintf(ino, sizeof(ino), "%llu", (unsigned long long)st.st_ino);
-    long long offset = -1;
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(root, "files"), i, e)
-        if (strcmp(event_str(e, "ino") ? event_str(e, "ino") : "", ino) == 0)
-            offset = json_integer_value(json_object_get(e, "offset"));
-    json_decref(root);
-    return offset;
-}
-
 /* Waits until the checkpoints say the whole file at path was settled: every record in it
  * acknowledged by the broker. Returns 1, or 0 after timeout_ms. */
 static int wait_settled(const char *state_dir, const char *path, int timeout_ms)

@@ -164,3 +164,31 @@ int log_files_settled(const char *log, const char *dir, long long expected)
     globfree(&g);
     return ok;
 }
+
+long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+long long checkpoint_offset(const char *state_dir, const char *path)
+{
+    char cp_path[PATH_MAX];
+    snprintf(cp_path, sizeof(cp_path), "%s/checkpoints.json", state_dir);
+    struct stat st;
+    json_t *root = json_load_file(cp_path, 0, NULL);
+    if (!root || stat(path, &st) != 0) {
+        json_decref(root);
+        return -1;
+    }
+    char ino[32];
+    snprintf(ino, sizeof(ino), "%llu", (unsigned long long)st.st_ino);
+    long long offset = -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(root, "files"), i, e)
+        if (strcmp(event_str(e, "ino") ? event_str(e, "ino") : "", ino) == 0)
+            offset = json_integer_value(json_object_get(e, "offset"));
+    json_decref(root);
+    return offset;
+}

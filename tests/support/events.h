@@ -34,4 +34,11 @@ int event_has_tag(json_t *ev, const char *tag);
  * `expected`: its size when expected is -1, else that offset. */
 int log_files_settled(const char *log, const char *dir, long long expected);
 
+/* The size of the file at path, or -1. */
+long long file_size(const char *path);
+
+/* The committed offset state_dir/checkpoints.json holds for the file at path (matched by inode),
+ * or -1 (no entry yet, or no file). */
+long long checkpoint_offset(const char *state_dir, const char *path);
+
 #endif
