@@ -57,7 +57,6 @@ struct enrich {
     /* incidents (pipeline thread only) */
     struct incident_tracker *incidents;
     struct lme_event incident_events[2]; /* the last call's; borrow from the tracker's notes */
-    struct lme_buf incident_ref;         /* a 41220's lme.incident: {"id":...} */
     uint64_t *judged;                    /* per connector: rounds judged so far */
     int64_t *next_probe_ms;              /* per connector: when its periodic round is due */
     struct probe_report round_report;    /* a finished round being judged */
@@ -199,7 +198,6 @@ void enrich_destroy(struct enrich *e)
         lme_buf_free(&e->made[i].json);
     lme_buf_free(&e->event_json);
     incident_tracker_destroy(e->incidents);
-    lme_buf_free(&e->incident_ref);
     lme_buf_free(&e->round_json);
     free(e->judged);
     free(e->next_probe_ms);
@@ -435,11 +433,11 @@ static void incident_events(struct enrich *e, const struct incident_note *notes,
 }
 
 int enrich_incidents_record(struct enrich *e, const char *connector, const struct lme_event *ev,
-                            bool replayed, struct lme_str *incident, const struct lme_event **out,
+                            bool replayed, char incident_id[33], const struct lme_event **out,
                             size_t *n)
 {
     *n = 0;
-    *incident = (struct lme_str){ NULL, 0 };
+    incident_id[0] = '\0';
     if (!e->cfg.enabled || !e->cfg.incidents)
         return 0;
     bool is_41220 = enrich_wants(ev), is_41207 = code_is(ev, "41207");
@@ -449,7 +447,7 @@ int enrich_incidents_record(struct enrich *e, const char *connector, const struc
     struct incident_record rec = { .connector = connector, .host = ev->host,
                                    .component = ev->component, .time_ms = ev->time_ms,
                                    .timed = timed, .is_41220 = is_41220, .is_41207 = is_41207 };
-    char event_id[33], id[33];
+    char event_id[33];
     if (rec.is_41220) {
         lme_event_id(ev, event_id);
         rec.event_id = event_id;
@@ -461,16 +459,9 @@ int enrich_incidents_record(struct enrich *e, const char *connector, const struc
     }
     const struct incident_note *notes;
     size_t got;
-    if (incident_record(e->incidents, &rec, replayed, id, &notes, &got) != 0)
+    if (incident_record(e->incidents, &rec, replayed, incident_id, &notes, &got) != 0)
         return LME_ENOMEM;
     incident_events(e, notes, got, out, n);
-    if (!id[0])
-        return 0;
-    lme_buf_reset(&e->incident_ref);
-    if (lme_buf_append_str(&e->incident_ref, "{\"id\":\"") ||
-        lme_buf_append(&e->incident_ref, id, 32) || lme_buf_append_str(&e->incident_ref, "\"}"))
-        return LME_ENOMEM;
-    *incident = (struct lme_str){ e->incident_ref.data, e->incident_ref.len };
     return 0;
 }
 
@@ -581,6 +572,7 @@ const struct enrich_incident_stats *enrich_incidents_stats(struct enrich *e)
     incident_count(e->incidents, &open, &predicted);
     e->incident_stats.open_now = open;
     e->incident_stats.predicted_now = predicted;
+    e->incident_stats.untracked = incident_untracked(e->incidents);
     return &e->incident_stats;
 }
 

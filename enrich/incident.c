@@ -46,6 +46,7 @@ struct incident_tracker {
     struct incident_note notes[MAX_NOTES];
     size_t n_notes;
     uint64_t version; /* changes with anything incident_save writes */
+    uint64_t untracked; /* 41220s of new keys refused while the table was full */
     struct incident *last; /* the entry the last record found: the next is mostly of it too */
 };
 
@@ -438,6 +439,10 @@ int incident_record(struct incident_tracker *t, const struct incident_record *re
         inc = find(t, rec->connector, rec->host, rec->component, hash);
         if (!inc && !rec->is_41220 && !learn)
             return 0;
+        if (!inc && t->n >= INCIDENT_MAX_KEYS) { /* a log of countless components: bounded */
+            t->untracked += rec->is_41220;
+            return 0;
+        }
         if (!inc && !(inc = add(t, rec->connector, rec->host, rec->component, hash)))
             return LME_ENOMEM;
         t->last = inc;
@@ -549,6 +554,11 @@ size_t incident_list(const struct incident_tracker *t, struct incident_view *out
                                            inc->opened_wall_ms, inc->count };
     }
     return k;
+}
+
+uint64_t incident_untracked(const struct incident_tracker *t)
+{
+    return t->untracked;
 }
 
 uint64_t incident_version(const struct incident_tracker *t)

@@ -13,6 +13,10 @@
 #include "enrich.h"
 #include "err.h"
 
+/* Keys tracked at once (those in an incident, and the connectors): beyond, a 41220 of a new key
+ * gets no incident (counted by incident_untracked). A key holds its diagnosis, a kilobyte or two. */
+#define INCIDENT_MAX_KEYS 4096
+
 enum incident_state { INCIDENT_WELL, INCIDENT_PREDICTED, INCIDENT_OPEN, INCIDENT_RESOLVED };
 
 struct incident_config {
@@ -97,6 +101,9 @@ struct incident_view {
     uint64_t count;
 };
 size_t incident_list(const struct incident_tracker *t, struct incident_view *out, size_t max);
+
+/* 41220s that got no incident because INCIDENT_MAX_KEYS keys were tracked. */
+uint64_t incident_untracked(const struct incident_tracker *t);
 
 /* A number that changes whenever what incident_save writes does. */
 uint64_t incident_version(const struct incident_tracker *t);

@@ -283,6 +283,20 @@ bool commit_replayed(const struct commit *c, uint32_t file, uint64_t end_offset)
     return end_offset <= c->files[file].replay_until;
 }
 
+bool commit_position_settled(const struct commit *c, uint64_t dev, uint64_t ino,
+                             uint64_t end_offset)
+{
+    for (size_t i = 0; i < c->n_files; i++) {
+        const struct tracked *t = &c->files[i];
+        if (t->used && !t->superseded && t->id.dev == dev && t->id.ino == ino)
+            return t->id.offset >= end_offset;
+    }
+    for (size_t i = 0; i < c->saved.n; i++)
+        if (c->saved.v[i].dev == dev && c->saved.v[i].ino == ino)
+            return c->saved.v[i].offset >= end_offset;
+    return true;
+}
+
 const char *commit_state(const struct commit *c)
 {
     return c->saved.state;

@@ -86,6 +86,11 @@ bool commit_advance(struct commit *c, int64_t now_ms);
  * where sending had got to (its `added`) when the checkpoint was saved. */
 bool commit_replayed(const struct commit *c, uint32_t file, uint64_t end_offset);
 
+/* Whether the record of file (dev, ino) ending at end_offset is committed for good: the file's
+ * committed offset passed it, or the file is no longer followed nor saved (it is gone). */
+bool commit_position_settled(const struct commit *c, uint64_t dev, uint64_t ino,
+                             uint64_t end_offset);
+
 /* The state saved with the checkpoints (commit_set_state), as loaded at creation: JSON text, or
  * NULL. Borrowed until the next commit_set_state. */
 const char *commit_state(const struct commit *c);

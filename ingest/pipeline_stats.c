@@ -227,7 +227,10 @@ static int render_incidents(struct enrich *enrich, int64_t wall_ms, struct lme_b
     if (!rc)
         rc = metrics_family(b, "lme_incidents", "gauge", "Incidents open or predicted now.") ||
              metrics_sample(b, "lme_incidents", "state=\"open\"", (double)st->open_now) ||
-             metrics_sample(b, "lme_incidents", "state=\"predicted\"", (double)st->predicted_now);
+             metrics_sample(b, "lme_incidents", "state=\"predicted\"", (double)st->predicted_now) ||
+             metrics_family(b, "lme_incidents_untracked_total", "counter",
+                            "41220s of a new key that got no incident: 4096 keys were tracked.") ||
+             metrics_sample(b, "lme_incidents_untracked_total", NULL, (double)st->untracked);
     return rc;
 }
 

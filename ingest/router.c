@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "event_json.h"
 #include "file_sink.h"
+#include "incident_ids.h"
 #include "kafka_sink.h"
 #include "log.h"
 
@@ -48,8 +49,11 @@ struct router {
     uint64_t outbox_seq;
     int64_t last_tick_ms;
     struct lme_buf state;
-    bool state_saved, outbox_changed; /* what was last handed to commit_set_state */
+    bool state_saved;   /* something was handed to commit_set_state */
+    bool state_changed; /* the outbox or the ids changed since */
     uint64_t saved_version;
+    struct incident_ids ids;     /* the incident of each 41220 not committed yet */
+    struct lme_buf incident_ref; /* a 41220's lme.incident: {"id":...} */
 };
 
 static void outbox_free(struct outbox_entry *o)
@@ -73,7 +77,7 @@ static void router_settled(void *ctx, uint64_t token)
             continue;
         outbox_free(o);
         r->outbox[i] = r->outbox[--r->n_outbox];
-        r->outbox_changed = true;
+        r->state_changed = true;
         commit_touch(r->commit); /* the saved outbox no longer needs it */
         return;
     }
@@ -136,6 +140,8 @@ void router_destroy(struct router *r)
         outbox_free(r->outbox[i]);
     free(r->outbox);
     lme_buf_free(&r->state);
+    incident_ids_free(&r->ids);
+    lme_buf_free(&r->incident_ref);
     free(r->sinks);
     free(r->stats.inputs);
     lme_buf_free(&r->json);
@@ -338,7 +344,7 @@ static int send_incident(struct router *r, const struct lme_event *ev, struct lm
     struct outbox_entry *o = outbox_add(r, ev);
     if (!o)
         return lme_err_set(err, LME_ENOMEM, "router: out of memory");
-    r->outbox_changed = true;
+    r->state_changed = true;
     commit_touch(r->commit);
     return send_entry(r, o, err);
 }
@@ -346,6 +352,23 @@ static int send_incident(struct router *r, const struct lme_event *ev, struct lm
 static bool incidents_on(const struct router *r)
 {
     return r->cfg->enrichment.enabled && r->cfg->enrichment.incidents;
+}
+
+/* The incident id a 41220 carries: the tracker's, but for one sent again after a restart, the one
+ * it carried then (the incident may have ended and another begun among the records read again). */
+static int incident_of_41220(struct router *r, const struct lme_event *ev, bool replayed,
+                             char id[33])
+{
+    const char *was = replayed ? incident_ids_find(&r->ids, ev->file_dev, ev->file_ino,
+                                                   ev->end_offset) : NULL;
+    if (was) {
+        memcpy(id, was, 33);
+        return 0;
+    }
+    if (!id[0]) /* no incident: a new key while the tracker was full */
+        return 0;
+    r->state_changed = true; /* the saved state names it */
+    return incident_ids_add(&r->ids, ev->file_dev, ev->file_ino, ev->end_offset, id);
 }
 
 /* The event's incident is judged: the changes it made go out before it, and a 41220 learns its
@@ -356,24 +379,32 @@ static int judge(struct router *r, const struct lme_event **ev, struct lme_event
     if (!incidents_on(r))
         return 0;
     bool replayed = commit_replayed(r->commit, from->file, (*ev)->end_offset);
-    struct lme_str ref;
+    char id[33];
     const struct lme_event *out;
     size_t n;
     if (enrich_incidents_record(r->enrich, r->cfg->inputs[from->input].connector, *ev, replayed,
-                                &ref, &out, &n) != 0)
+                                id, &out, &n) != 0)
         return lme_err_set(err, LME_ENOMEM, "incidents: out of memory");
     for (size_t k = 0; k < n; k++) {
         int rc = send_incident(r, &out[k], err);
         if (rc)
             return rc;
     }
-    if (ref.len) {
-        if (*ev != diagnosed) {
-            *diagnosed = **ev;
-            *ev = diagnosed;
-        }
-        diagnosed->incident = ref;
+    if (!enrich_wants(*ev))
+        return 0;
+    if (incident_of_41220(r, *ev, replayed, id) != 0)
+        return lme_err_set(err, LME_ENOMEM, "incidents: out of memory");
+    if (!id[0])
+        return 0;
+    lme_buf_reset(&r->incident_ref);
+    if (lme_buf_append_str(&r->incident_ref, "{\"id\":\"") || lme_buf_append(&r->incident_ref, id, 32) ||
+        lme_buf_append_str(&r->incident_ref, "\"}"))
+        return lme_err_set(err, LME_ENOMEM, "incidents: out of memory");
+    if (*ev != diagnosed) {
+        *diagnosed = **ev;
+        *ev = diagnosed;
     }
+    diagnosed->incident = (struct lme_str){ r->incident_ref.data, r->incident_ref.len };
     return 0;
 }
 
@@ -456,6 +487,7 @@ static int state_text(struct router *r)
     lme_buf_reset(&r->state);
     int rc = lme_buf_append_str(&r->state, "{\"incidents\":") ||
              enrich_incidents_save(r->enrich, &r->state) ||
+             lme_buf_append_str(&r->state, ",\"ids\":") || incident_ids_save(&r->ids, &r->state) ||
              lme_buf_append_str(&r->state, ",\"outbox\":[");
     struct lme_buf scratch = LME_BUF_INIT;
     for (size_t i = 0; !rc && i < r->n_outbox; i++) {
@@ -469,18 +501,26 @@ static int state_text(struct router *r)
     return rc || lme_buf_append(&r->state, "]}", 3) ? LME_ENOMEM : 0;
 }
 
+static bool position_settled(void *ctx, uint64_t dev, uint64_t ino, uint64_t end)
+{
+    return commit_position_settled(ctx, dev, ino, end);
+}
+
 int router_save_state(struct router *r, struct lme_err *err)
 {
     if (!incidents_on(r))
         return 0;
+    size_t before = r->ids.n;
+    incident_ids_prune(&r->ids, position_settled, r->commit);
+    r->state_changed |= r->ids.n != before;
     uint64_t version = enrich_incidents_version(r->enrich);
-    if (r->state_saved && version == r->saved_version && !r->outbox_changed)
+    if (r->state_saved && version == r->saved_version && !r->state_changed)
         return 0; /* commit keeps what it was given last */
     if (state_text(r) != 0 || commit_set_state(r->commit, r->state.data) != 0)
         return lme_err_set(err, LME_ENOMEM, "incidents: out of memory");
     r->state_saved = true;
     r->saved_version = version;
-    r->outbox_changed = false;
+    r->state_changed = false;
     return 0;
 }
 
@@ -546,6 +586,10 @@ static int restore_state(struct router *r, struct lme_err *err)
         lme_log(LME_LOG_WARN, "incident state dropped", "error",
                 why.code ? why.msg : "it does not read back", NULL);
     free(inc_text);
+    if (incident_ids_load(&r->ids, json_object_get(root, "ids")) != 0) {
+        json_decref(root);
+        return lme_err_set(err, LME_ENOMEM, "incidents: out of memory");
+    }
     size_t i;
     json_t *e;
     int rc = 0;

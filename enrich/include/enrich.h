@@ -133,11 +133,11 @@ int enrich_connector_checks(struct enrich *e, size_t i, uint64_t *rounds,
 
 /* Judges ev (every event, in order, after enrich_event for a 41220) for its connector's incident.
  * replayed: it was judged before a restart (see commit_replayed); it then changes nothing. A 41220
- * gets its lme.incident in *incident ({"id":...}; absent for other events), valid until the next
- * call. *out gets the incident events it caused (*n of them, valid until the next call), to be
- * sent before ev. Returns 0 or LME_ENOMEM. */
+ * gets the id of its incident in incident_id (32 hex digits; "" for other events, and for a
+ * replayed 41220 the tracker cannot place). *out gets the incident events it caused (*n of them,
+ * valid until the next call), to be sent before ev. Returns 0 or LME_ENOMEM. */
 int enrich_incidents_record(struct enrich *e, const char *connector, const struct lme_event *ev,
-                            bool replayed, struct lme_str *incident, const struct lme_event **out,
+                            bool replayed, char incident_id[33], const struct lme_event **out,
                             size_t *n);
 
 /* While following: asks for each connector's periodic probe round when it is due, judges the
@@ -161,6 +161,7 @@ struct enrich_incident_view {
 struct enrich_incident_stats {
     uint64_t opened[CAUSE_COUNT], resolved[CAUSE_COUNT], predicted[CAUSE_COUNT];
     uint64_t open_now, predicted_now;
+    uint64_t untracked; /* 41220s of new keys while 4096 keys were tracked: no incident */
 };
 
 /* Up to max open or predicted incidents into out; returns how many. Pipeline thread only. */

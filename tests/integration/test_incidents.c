@@ -671,6 +671,26 @@ static void test_sigterm_restarts_in_a_storm_change_nothing(void **state)
     expect_as_uninterrupted("term", s.glob);
 }
 
+/* A reload (SIGHUP) in the middle of a storm keeps the incident open: the 41207 after it resolves
+ * the same incident with the whole count, as if nothing had happened. */
+static void test_reload_in_a_storm_changes_nothing(void **state)
+{
+    (void)state;
+    struct storm s;
+    storm_prepare("reload", NULL, &s);
+    struct proc d;
+    storm_write(&s, 0, 200);
+    start_daemon(s.cfg, "reload.err", &d);
+    wait_settled("reload", (const char *const[]){ s.path, NULL });
+    assert_int_equal(kill(d.pid, SIGHUP), 0);
+    assert_true(file_wait_for(in_tmp("reload.err"), "msg=reloaded", 20000));
+    storm_write(&s, 200, 501);
+    wait_settled("reload", (const char *const[]){ s.path, NULL });
+    stop_daemon(&d);
+    log_free(&s.l);
+    expect_as_uninterrupted("reload", s.glob);
+}
+
 static void test_kill_9_in_a_storm_changes_nothing(void **state)
 {
     (void)state;
@@ -1349,6 +1369,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_storm_is_one_incident_through_kafka),
         cmocka_unit_test(test_alerts_topic_modes),
         cmocka_unit_test(test_sigterm_restarts_in_a_storm_change_nothing),
+        cmocka_unit_test(test_reload_in_a_storm_changes_nothing),
         cmocka_unit_test(test_kill_9_in_a_storm_changes_nothing),
         cmocka_unit_test(test_two_connectors_have_incidents_of_their_own),
         cmocka_unit_test(test_quiet_log_time_resolves_and_the_next_41220_opens_another),

@@ -364,6 +364,28 @@ static void test_state_that_does_not_read_back_is_refused(void **state)
     }
 }
 
+/* A log of countless components in failure is bounded: beyond INCIDENT_MAX_KEYS keys, a new
+ * key's 41220 gets no incident and is counted; the keys tracked go on. */
+static void test_keys_are_bounded(void **state)
+{
+    (void)state;
+    struct incident_tracker *t = incident_tracker_create(&config);
+    char component[32];
+    for (int i = 0; i <= INCIDENT_MAX_KEYS; i++) {
+        snprintf(component, sizeof(component), "C%d", i);
+        struct incident_record rec = record(NULL, component, T0 + i, "41220", CAUSE_UNKNOWN);
+        const char *id = judge(t, &rec, false);
+        assert_int_equal(strlen(id), i < INCIDENT_MAX_KEYS ? 32 : 0);
+    }
+    assert_int_equal(incident_untracked(t), 1);
+    size_t open, predicted;
+    incident_count(t, &open, &predicted);
+    assert_int_equal(open, INCIDENT_MAX_KEYS);
+    judge_code(t, NULL, "C7", T0 + 9000, "41207", CAUSE_NONE);
+    assert_int_equal(json_array_size(seen), INCIDENT_MAX_KEYS + 1);
+    incident_tracker_destroy(t);
+}
+
 /* ---- a random run, with and without restarts, against a model ---- */
 
 #define KEYS 3
@@ -574,6 +596,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replayed_records_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_survives_save_and_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_that_does_not_read_back_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_runs_with_restarts_match_the_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
