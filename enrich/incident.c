@@ -679,13 +679,26 @@ static int cause_of(const char *name, enum diagnosis_cause *c)
     return -1;
 }
 
-static int copy_id(json_t *e, const char *key, char out[33])
+/* An id: 32 lowercase hex digits, or "" where empty is allowed. */
+static int copy_id(json_t *e, const char *key, bool may_be_empty, char out[33])
 {
     const char *v = json_string_value(json_object_get(e, key));
-    if (!v || strlen(v) > 32)
+    size_t len = v ? strlen(v) : 0;
+    if (!v || (len != 32 && !(len == 0 && may_be_empty)) || strspn(v, "0123456789abcdef") != len)
         return -1;
-    memcpy(out, v, strlen(v) + 1);
+    memcpy(out, v, len + 1);
     return 0;
+}
+
+/* A diagnosis goes into events as it is: it must be a JSON object (or nothing). */
+static bool is_object_text(const char *text, size_t len)
+{
+    if (len == 0)
+        return true;
+    json_t *v = json_loadb(text, len, 0, NULL);
+    bool ok = json_is_object(v);
+    json_decref(v);
+    return ok;
 }
 
 static int restore_entry(struct incident_tracker *t, json_t *e, json_t *texts, int64_t now_ms)
@@ -708,7 +721,8 @@ static int restore_entry(struct incident_tracker *t, json_t *e, json_t *texts, i
         return rc;
     if (!inc)
         return LME_ENOMEM;
-    if (copy_id(e, "id", inc->id) || copy_id(e, "last_id", inc->last_id))
+    if (copy_id(e, "id", state == INCIDENT_WELL, inc->id) || copy_id(e, "last_id", true, inc->last_id) ||
+        !is_object_text(json_string_value(diagnosis), json_string_length(diagnosis)))
         return -1;
     inc->cause = cause;
     inc->count = (uint64_t)json_integer_value(json_object_get(e, "count"));

@@ -541,6 +541,17 @@ static int unhex_of(json_t *obj, const char *key, struct lme_buf *b, size_t *at,
     return rc;
 }
 
+/* Saved text an event carries as it is: a JSON object (or, where allowed, nothing). */
+static bool object_text(struct lme_str s, bool may_be_empty)
+{
+    if (s.len == 0)
+        return may_be_empty;
+    json_t *v = json_loadb(s.ptr, s.len, 0, NULL);
+    bool ok = json_is_object(v);
+    json_decref(v);
+    return ok;
+}
+
 /* An incident event saved unsettled: sent again now. */
 static int resend(struct router *r, json_t *e, struct lme_err *err)
 {
@@ -550,7 +561,13 @@ static int resend(struct router *r, json_t *e, struct lme_err *err)
     size_t at[3], len[3];
     if (lme_buf_reserve(&raw, 1) != 0)
         return lme_err_set(err, LME_ENOMEM, "router: out of memory");
-    if (id.len != 32 || !type.ptr || unhex_of(e, "host_hex", &raw, &at[0], &len[0]) ||
+    struct lme_str diagnosis = str_of(e, "diagnosis"), incident = str_of(e, "incident");
+    bool type_ok = type.ptr && (strcmp(type.ptr, "start") == 0 || strcmp(type.ptr, "change") == 0 ||
+                                strcmp(type.ptr, "end") == 0);
+    if (id.len != 32 || strspn(id.ptr, "0123456789abcdef") != 32 || !type_ok || !diagnosis.ptr ||
+        !object_text(diagnosis, true) ||
+        !incident.ptr || !object_text(incident, false) ||
+        unhex_of(e, "host_hex", &raw, &at[0], &len[0]) ||
         unhex_of(e, "component_hex", &raw, &at[1], &len[1]) ||
         unhex_of(e, "message_hex", &raw, &at[2], &len[2])) {
         lme_buf_free(&raw);
@@ -560,7 +577,7 @@ static int resend(struct router *r, json_t *e, struct lme_err *err)
     struct lme_event ev = { .host = { raw.data + at[0], len[0] },
                             .component = { raw.data + at[1], len[1] },
                             .message = { raw.data + at[2], len[2] },
-                            .diagnosis = str_of(e, "diagnosis"), .incident = str_of(e, "incident"),
+                            .diagnosis = diagnosis, .incident = incident,
                             .given_id = id.ptr, .alert_type = type.ptr, .flags = LME_EV_INCIDENT,
                             .thread_id = -1, .origin_line = -1 };
     ev.time_ms = json_integer_value(json_object_get(e, "time"));
