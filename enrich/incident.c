@@ -73,6 +73,13 @@ static bool probe_cause(enum diagnosis_cause c)
     }
 }
 
+/* A failing round predicts a failure of the connector only when it saw a fault of the connector's:
+ * a share this collector cannot see says nothing of the connector. */
+static bool predicts(enum diagnosis_cause c)
+{
+    return probe_cause(c) && c != CAUSE_SHARE_UNAVAILABLE;
+}
+
 struct incident_tracker *incident_tracker_create(const struct incident_config *cfg)
 {
     struct incident_tracker *t = calloc(1, sizeof(*t));
@@ -488,7 +495,7 @@ int incident_round(struct incident_tracker *t, const struct incident_round *roun
     size_t key_len = strlen(round->connector);
     uint64_t hash = key_hash(round->connector, none, none);
     struct incident *inc = find(t, round->connector, none, none, hash);
-    bool failing = probe_cause(round->cause);
+    bool failing = predicts(round->cause);
     if (!inc && !failing)
         return 0;
     if (!inc && !(inc = add(t, round->connector, none, none, hash)))

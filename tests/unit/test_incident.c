@@ -233,6 +233,7 @@ static void test_probe_rounds_predict_open_and_clear(void **state)
     struct incident_tracker *t = incident_tracker_create(&config);
     round_of(t, "c", CAUSE_UNVERIFIED, 1, T0);           /* cannot tell: nothing */
     round_of(t, "c", CAUSE_NOTES_API_LOCK_TIMEOUT, 2, T0); /* not a probe's cause: nothing */
+    round_of(t, "c", CAUSE_SHARE_UNAVAILABLE, 2, T0);     /* the collector's blind spot: nothing */
     assert_int_equal(json_array_size(seen), 0);
     round_of(t, "c", CAUSE_ID_FILE_MISSING, 3, T0 + 1000);
     round_of(t, "c", CAUSE_ID_FILE_MISSING, 4, T0 + 2000); /* the same: nothing new */
