@@ -256,13 +256,12 @@ def build():
                     "footer": {"show": False, "reducer": ["sum"], "fields": ""}}})
     p.append(timeseries(
         "Incidents opened and resolved by cause", "increase(lme_incidents_opened_total) and "
-        "increase(lme_incidents_resolved_total) per interval (5 min at least), by cause; "
-        "resolved drawn below zero.",
+        "increase(lme_incidents_resolved_total) per interval (5 min at least), by cause.",
         [target('sum by (cause) (increase(lme_incidents_opened_total[$__interval]))',
                 "opened {{cause}}", "A"),
-         target('-sum by (cause) (increase(lme_incidents_resolved_total[$__interval]))',
+         target('sum by (cause) (increase(lme_incidents_resolved_total[$__interval]))',
                 "resolved {{cause}}", "B")],
-        {"h": 8, "w": 8, "x": 16, "y": y}, bars=True, decimals=0, min0=False,
+        {"h": 8, "w": 8, "x": 16, "y": y}, bars=True, decimals=0,
         legend_calcs=("sum",), interval="5m"))
     y += 8
 
