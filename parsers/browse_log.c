@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "header_scan.h"
 
 /* Header separators are lenient: spaces, tabs and the 0xA0 padding single-byte logs carry. */
 #define WS "[ \\t\\xA0]"
@@ -144,6 +145,14 @@ static bool is_space(unsigned char c)
 
 enum browse_log_kind browse_log_classify(struct browse_log *bl, const char *line, size_t len,
                                          struct browse_log_header *h)
+{
+    if (header_scan(line, len, h))
+        return BROWSE_LOG_HEADER;
+    return browse_log_classify_pcre2(bl, line, len, h);
+}
+
+enum browse_log_kind browse_log_classify_pcre2(struct browse_log *bl, const char *line, size_t len,
+                                               struct browse_log_header *h)
 {
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(bl->md);
     memset(h, 0, sizeof(*h));
