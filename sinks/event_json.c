@@ -125,6 +125,11 @@ static void put_date(char *w, int64_t ms, struct event_json_day *memo)
 static void put_time(struct writer *wr, int64_t ms, struct event_json_day *memo)
 {
     char *w = wr->w;
+    if (memo && memo->time_known && memo->time_ms == ms) {
+        memcpy(w, memo->time_text, 26);
+        wr->w = w + 26;
+        return;
+    }
     w[0] = '"';
     put_date(w + 1, ms, memo);
     unsigned rem = (unsigned)(ms - floor_div(ms, DAY_MS) * DAY_MS); /* of the day */
@@ -140,6 +145,11 @@ static void put_time(struct writer *wr, int64_t ms, struct event_json_day *memo)
     put_2d(w + 22, rem % 100);
     memcpy(w + 24, "Z\"", 2);
     wr->w = w + 26;
+    if (memo) {
+        memo->time_known = true;
+        memo->time_ms = ms;
+        memcpy(memo->time_text, w, 26);
+    }
 }
 
 static void put_event_object(struct writer *wr, const struct lme_event *ev, bool original,
