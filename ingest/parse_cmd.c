@@ -36,6 +36,7 @@ struct parse_run {
     bool quiet;
     char *chunk;
     struct lme_buf out;
+    struct event_json_memo memo; /* the encoder's, from one event to the next */
     bool out_failed;
 };
 
@@ -85,7 +86,9 @@ static int flush_out(struct parse_run *run)
 static int on_event(const struct lme_event *ev, void *ctx)
 {
     struct parse_run *run = ctx;
-    if (event_json_encode(ev, &run->out) != 0 || lme_buf_append(&run->out, "\n", 1) != 0)
+    static const struct event_json_opts whole = { 0 };
+    if (event_json_encode_with(ev, &whole, &run->memo, &run->out) != 0 ||
+        lme_buf_append(&run->out, "\n", 1) != 0)
         return LME_ENOMEM;
     return run->out.len >= OUT_FLUSH_AT ? flush_out(run) : 0;
 }

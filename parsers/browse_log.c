@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "header_scan.h"
 
 /* Header separators are lenient: spaces, tabs and the 0xA0 padding single-byte logs carry. */
 #define WS "[ \\t\\xA0]"
@@ -44,10 +45,18 @@ static struct {
 } patterns;
 static pthread_once_t patterns_once = PTHREAD_ONCE_INIT;
 
+/* The longest "date time" text the memo below keeps. */
+#define WHEN_MAX 48
+
 struct browse_log {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     struct lme_buf msg; /* scratch for messages joined from several lines */
+    /* The last header's date and time as written, from its date to the end of its time, and
+     * what they read as: consecutive records mostly share them (whole seconds). */
+    char when[WHEN_MAX];
+    size_t when_len, date_len; /* when_len 0: nothing kept */
+    struct lme_civil civil;
 };
 
 static int group(pcre2_code *code, const char *name)
@@ -144,6 +153,14 @@ static bool is_space(unsigned char c)
 
 enum browse_log_kind browse_log_classify(struct browse_log *bl, const char *line, size_t len,
                                          struct browse_log_header *h)
+{
+    if (header_scan(line, len, h))
+        return BROWSE_LOG_HEADER;
+    return browse_log_classify_pcre2(bl, line, len, h);
+}
+
+enum browse_log_kind browse_log_classify_pcre2(struct browse_log *bl, const char *line, size_t len,
+                                               struct browse_log_header *h)
 {
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(bl->md);
     memset(h, 0, sizeof(*h));
@@ -454,15 +471,37 @@ static struct lme_str field(const struct browse_log_record *rec, struct browse_l
     return (struct lme_str){ sp.len ? rec->header + sp.off : NULL, sp.len };
 }
 
-static void parse_time_fields(const struct browse_log_record *rec, struct lme_tz *tz,
-                              struct lme_event *ev)
+/* The header's local time, read as the last header's when it was written the same. */
+static int read_local_time(struct browse_log *bl, const struct browse_log_record *rec,
+                           struct lme_civil *local)
+{
+    const struct browse_log_header *h = &rec->hdr;
+    const char *date = rec->header + h->date.off, *time = rec->header + h->time.off;
+    size_t when_len = h->time.off + h->time.len - h->date.off;
+    bool memo = h->time.off > h->date.off && when_len <= WHEN_MAX;
+    if (memo && when_len == bl->when_len && h->date.len == bl->date_len &&
+        memcmp(bl->when, date, when_len) == 0) {
+        *local = bl->civil;
+        return 0;
+    }
+    int rc = browse_log_parse_time(date, h->date.len, time, h->time.len, local);
+    bl->when_len = 0;
+    if (rc == 0 && memo) {
+        memcpy(bl->when, date, when_len);
+        bl->when_len = when_len;
+        bl->date_len = h->date.len;
+        bl->civil = *local;
+    }
+    return rc;
+}
+
+static void parse_time_fields(struct browse_log *bl, const struct browse_log_record *rec,
+                              struct lme_tz *tz, struct lme_event *ev)
 {
     const struct browse_log_header *h = &rec->hdr;
     struct lme_civil local;
     int64_t ms;
-    if (h->date.len && h->time.len &&
-        browse_log_parse_time(rec->header + h->date.off, h->date.len, rec->header + h->time.off,
-                              h->time.len, &local) == 0 &&
+    if (h->date.len && h->time.len && read_local_time(bl, rec, &local) == 0 &&
         lme_tz_to_utc(tz, &local, &ms) == 0) {
         ev->time_ms = ms;
         return;
@@ -505,7 +544,7 @@ int browse_log_parse(struct browse_log *bl, const struct browse_log_record *rec,
         break;
     }
 
-    parse_time_fields(rec, tz, ev);
+    parse_time_fields(bl, rec, tz, ev);
     if (build_message(bl, rec, ev) != 0)
         return LME_ENOMEM;
     if (ev->shape != LME_SHAPE_UNPARSED)

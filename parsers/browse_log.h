@@ -10,7 +10,8 @@
  * at the end of the record's text with its lines joined, so it reads the same wherever the
  * record was wrapped; "<<" for ">>", and a last line "Module(123)" without marker, count too
  * (docs/schema.md, "Trailers"). The patterns are PCRE2, compiled once per process with JIT and
- * a match limit; a struct browse_log holds the per-thread match state. */
+ * a match limit; a struct browse_log holds the per-thread match state. The common header shape
+ * is read by hand first (header_scan.h); the patterns decide whatever that scan does not. */
 #ifndef LME_BROWSE_LOG_H
 #define LME_BROWSE_LOG_H
 
@@ -70,6 +71,12 @@ void browse_log_destroy(struct browse_log *bl);
  * continuation. */
 enum browse_log_kind browse_log_classify(struct browse_log *bl, const char *line, size_t len,
                                          struct browse_log_header *h);
+
+/* The same, by the patterns alone: without the hand-written scan of the common header shape
+ * (header_scan.h) that browse_log_classify tries first. The judge of that scan: tests and the
+ * fuzz target compare the two. */
+enum browse_log_kind browse_log_classify_pcre2(struct browse_log *bl, const char *line, size_t len,
+                                               struct browse_log_header *h);
 
 /* Parses a record into ev's record fields: original, message, code, component, thread_id,
  * severity, origin_file/line, error_type, shape, flags and time_ms (set to ev->created_ms and

@@ -2,7 +2,8 @@
  * power of two (144, 160, ..., 256, 288, ...), so a block wastes at most an eighth of itself.
  * Each block starts with a header naming its class. A class's free blocks are kept on a stack of
  * pointers beside them, not linked through them: taking one then reads nothing of the block, which
- * is cold in the cache by then (a linked list cost a cache miss per message). */
+ * is cold in the cache by then (a linked list cost a cache miss per message). The block a class
+ * gives next is prefetched when the one before it is taken (prefetch_next). */
 #include "arena.h"
 
 #include <stdint.h>
@@ -91,6 +92,23 @@ static struct block *reuse(struct arena *a, unsigned cls, size_t *size)
     return NULL;
 }
 
+/* Blocks are cold when they are taken again: written last when their event was, read since by
+ * librdkafka's threads, 16 MiB of other events ago. Copying an event into one cost the producing
+ * thread a cache miss for every line of it (the largest item of its profile). So when a block is
+ * taken, the one the next take of its class will get (the new top of the class's stack; released
+ * blocks go under it) is prefetched for writing: its lines arrive while this event is produced
+ * and the next is parsed. */
+static void prefetch_next(const struct arena *a, unsigned cls)
+{
+    const struct free_stack *fs = &a->free[cls];
+    if (fs->n == 0)
+        return;
+    const char *next = (const char *)fs->v[fs->n - 1];
+    size_t size = class_size(cls);
+    for (size_t off = 0; off < size; off += 64)
+        __builtin_prefetch(next + off, 1, 3);
+}
+
 void *arena_take(struct arena *a, size_t n)
 {
     if (n > a->max_block)
@@ -110,6 +128,7 @@ void *arena_take(struct arena *a, size_t n)
     }
     a->live += size;
     a->n_live++;
+    prefetch_next(a, cls);
     return b + 1;
 }
 
@@ -137,6 +156,12 @@ void arena_release(struct arena *a, void *block)
     struct free_stack *fs = &a->free[b->cls];
     if (fs->n == fs->cap && grow(fs) != 0)
         return; /* out of memory: the block is not used again until the arena empties */
+    if (fs->n > 0) { /* under the top, which the next take of the class was prefetched for */
+        fs->v[fs->n] = fs->v[fs->n - 1];
+        fs->v[fs->n - 1] = b;
+        fs->n++;
+        return;
+    }
     fs->v[fs->n++] = b;
 }
 

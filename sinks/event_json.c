@@ -1,16 +1,13 @@
 /* Event to JSON: see event_json.h. The buffer is reserved for the worst case up front (every
  * byte escaped as \u00XX is 6 bytes), so the writers below never check for room. The hot parts,
  * measured with callgrind on the benchmark: strings are scanned 16 bytes at a time for what needs
- * escaping, numbers written two digits at a time, and a time's calendar date is taken from the
- * caller's memo when the previous event's was the same day. */
+ * escaping (json_str.h), numbers written two digits at a time, and a time's calendar date is
+ * taken from the caller's memo when the previous event's was the same day. */
 #include "event_json.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "err.h"
 #include "json_str.h"
@@ -76,73 +73,9 @@ static void put_i64(struct writer *wr, int64_t v)
     put_u64(wr, (uint64_t)v);
 }
 
-#ifdef __SSE2__
-/* A bit for each of the 16 bytes at s that needs escaping (a control byte, '"', '\\', or a
- * byte from 0x80: signed, those are below 0x20 too). */
-static unsigned special_bytes(const char *s)
-{
-    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    __m128i v = _mm_loadu_si128((const __m128i *)s);
-    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, space),
-                               _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-    return (unsigned)_mm_movemask_epi8(bad);
-}
-
-/* How many bytes at the start of s[0, n) need no escaping, 16 at a time: json_str.h's 8-byte
- * scan was what the encoder spent most on (about 1,600 instructions an event of the benchmark).
- * The last bytes are read as the 16 that end the string, or, in a string shorter than that, as
- * a copy padded with spaces. */
-static size_t plain_prefix(const char *s, size_t n)
-{
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        unsigned mask = special_bytes(s + i);
-        if (mask)
-            return i + (size_t)__builtin_ctz(mask);
-    }
-    if (i == n)
-        return n;
-    unsigned mask;
-    if (n >= 16) {
-        mask = special_bytes(s + n - 16) >> (i - (n - 16));
-    } else {
-        char pad[16] = "                ";
-        memcpy(pad, s, n);
-        mask = special_bytes(pad);
-    }
-    return mask ? i + (size_t)__builtin_ctz(mask) : n;
-}
-#else
-static size_t plain_prefix(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && lme_byte_is_plain((unsigned char)s[i]))
-        i++;
-    return i;
-}
-#endif
-
-/* A plain string is copied between quotes. Otherwise its plain prefix is copied as it is and
- * lme_json_put_string escapes the rest; that writes its own opening quote, so it is called
- * first, one byte before where the rest goes, and the prefix then overwrites that quote with
- * its last byte. */
 static void put_string(struct writer *wr, struct lme_str str)
 {
-    size_t k = plain_prefix(str.ptr, str.len);
-    char *w = wr->w;
-    if (k == str.len) {
-        w[0] = '"';
-        if (k)
-            memcpy(w + 1, str.ptr, k);
-        w[k + 1] = '"';
-        wr->w = w + k + 2;
-        return;
-    }
-    wr->w = lme_json_put_string(w + k, str.ptr + k, str.len - k, &wr->non_utf8);
-    w[0] = '"';
-    if (k)
-        memcpy(w + 1, str.ptr, k);
+    wr->w = lme_json_put_string(wr->w, str.ptr, str.len, &wr->non_utf8);
 }
 
 /* Copies s as it is: for text that is already JSON. */
@@ -192,6 +125,11 @@ static void put_date(char *w, int64_t ms, struct event_json_day *memo)
 static void put_time(struct writer *wr, int64_t ms, struct event_json_day *memo)
 {
     char *w = wr->w;
+    if (memo && memo->time_known && memo->time_ms == ms) {
+        memcpy(w, memo->time_text, 26);
+        wr->w = w + 26;
+        return;
+    }
     w[0] = '"';
     put_date(w + 1, ms, memo);
     unsigned rem = (unsigned)(ms - floor_div(ms, DAY_MS) * DAY_MS); /* of the day */
@@ -207,6 +145,11 @@ static void put_time(struct writer *wr, int64_t ms, struct event_json_day *memo)
     put_2d(w + 22, rem % 100);
     memcpy(w + 24, "Z\"", 2);
     wr->w = w + 26;
+    if (memo) {
+        memo->time_known = true;
+        memo->time_ms = ms;
+        memcpy(memo->time_text, w, 26);
+    }
 }
 
 static void put_event_object(struct writer *wr, const struct lme_event *ev, bool original,

@@ -17,11 +17,16 @@ struct event_json_opts {
 };
 
 /* The day an encoder last wrote a time of, and its text: consecutive events mostly share both
- * days (of @timestamp and of event.created), and the calendar is the dearest part of a time. */
+ * days (of @timestamp and of event.created), and the calendar is the dearest part of a time.
+ * Often the very time too (event.created is read once per chunk, log times have whole
+ * seconds): the last one written is kept whole. */
 struct event_json_day {
     bool known;
     int64_t day; /* since the epoch */
     char text[10];
+    bool time_known;
+    int64_t time_ms;
+    char time_text[26]; /* "1998-03-17T21:22:50.000Z", quoted */
 };
 
 /* What an encoder remembers from one event to the next. Owned by the caller, zeroed before its

@@ -13,6 +13,7 @@ uint64_t lme_hash64(const void *data, size_t len, uint64_t seed)
     const uint64_t m = 0xc6a4a7935bd1e995ULL;
     const int r = 47;
     const unsigned char *p = data;
+    const size_t total = len;
     uint64_t h = seed ^ ((uint64_t)len * m);
 
     for (; len >= 8; p += 8, len -= 8) {
@@ -25,8 +26,12 @@ uint64_t lme_hash64(const void *data, size_t len, uint64_t seed)
     }
     if (len > 0) {
         uint64_t tail = 0;
-        for (size_t i = 0; i < len; i++)
-            tail |= (uint64_t)p[i] << (8 * i);
+        if (total >= 8) { /* the word that ends the data, its bytes before p shifted out */
+            tail = load_le64(p + len - 8) >> (64 - 8 * len);
+        } else {
+            for (size_t i = 0; i < len; i++)
+                tail |= (uint64_t)p[i] << (8 * i);
+        }
         h ^= tail;
         h *= m;
     }

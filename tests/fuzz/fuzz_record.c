@@ -20,6 +20,8 @@
  *     one-line form parses to its fields, and so do a few other forms of it, drawn from a
  *     generator seeded by the input and the event's place (wrapped at a width, broken at random
  *     spaces, around the trailer's marker, with ">>", "<<" or no marker).
+ * And every line of the log classifies as the PCRE2 patterns alone classify it
+ * (browse_log_classify_pcre2: the hand-written header scan must agree with them).
  * After parser_finish the parser holds nothing, parser_unemitted is the length fed and what
  * follows the last event is blank. */
 #include <jansson.h>
@@ -29,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "browse_log.h"
 #include "buf.h"
 #include "event_json.h"
 #include "hash.h"
@@ -55,6 +58,7 @@ struct run {
 
 static struct lme_tz *utc;     /* opened once; lives as long as the process */
 static struct rewrap *rewrap; /* likewise */
+static struct browse_log *classifier; /* likewise */
 
 static void die(const char *what, const struct lme_event *ev)
 {
@@ -171,6 +175,34 @@ static void check_wraps(struct run *run, const struct lme_event *ev)
     }
 }
 
+static bool same_span(struct browse_log_span a, struct browse_log_span b)
+{
+    return a.off == b.off && a.len == b.len;
+}
+
+/* Every line of the log classifies as the PCRE2 patterns alone classify it: the hand-written
+ * scan of the common header shape decides only where they would decide alike. */
+static void check_classify(const char *log, size_t len)
+{
+    struct browse_log_header a, b;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(log + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (log + pos)) : len - pos;
+        enum browse_log_kind ka = browse_log_classify(classifier, log + pos, n, &a);
+        enum browse_log_kind kb = browse_log_classify_pcre2(classifier, log + pos, n, &b);
+        if (ka != kb || a.kind != b.kind || a.text_off != b.text_off || !same_span(a.date, b.date) ||
+            !same_span(a.time, b.time) || !same_span(a.component, b.component) ||
+            !same_span(a.thread, b.thread) || !same_span(a.level, b.level) ||
+            !same_span(a.code, b.code)) {
+            fprintf(stderr, "fuzz_record: line at %zu: kind %d by classify, %d by PCRE2\n", pos,
+                    (int)ka, (int)kb);
+            die("browse_log_classify differs from the PCRE2 patterns", NULL);
+        }
+        pos += n + 1;
+    }
+}
+
 static int on_event(const struct lme_event *ev, void *ctx)
 {
     struct run *run = ctx;
@@ -219,6 +251,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_record: %s\n", err.msg);
         abort();
     }
+    if (!classifier && !(classifier = browse_log_create(&err))) {
+        fprintf(stderr, "fuzz_record: browse_log_create: %s\n", err.msg);
+        abort();
+    }
     if (!rewrap && !(rewrap = rewrap_create())) {
         fprintf(stderr, "fuzz_record: rewrap_create failed\n");
         abort();
@@ -232,6 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .json = LME_BUF_INIT,
     };
     size_t len = size - CONTROL_BYTES;
+    check_classify(run.log, len);
     struct parser_config cfg = {
         .path = "/var/log/exchconn/fuzz.log",
         .host = "fuzz",

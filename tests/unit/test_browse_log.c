@@ -369,6 +369,40 @@ static void test_parse_time_forms(void **state)
     assert_int_equal(browse_log_parse_time("08-Aug-200", 10, "22:39:17", 8, &c), LME_EINVAL);
 }
 
+/* The last header's time is kept and reused when the next is written the same: records in
+ * any order of same, other and unusable times each read as on their own. */
+static void test_time_kept_from_the_last_header_changes_nothing(void **state)
+{
+    static const char *const headers[] = {
+        "1998/03/17 22:22:50 - A(1) 3 04108:x", "1998/03/17 22:22:50 - A(1) 3 04108:y",
+        "1998/03/17 22:22:51 - A(1) 3 04108:x", "1998/03/18 22:22:51 - A(1) 3 04108:x",
+        "1998/03/18  22:22:51 - A(1) 3 04108:x", "1998/3/18 22:22:51 - A(1) 3 04108:x",
+        "1998/03/18 22:22 - A(1) 3 04108:x",    "1998/13/18 22:22:51 - A(1) 3 04108:x",
+        "17-Mar-1998 22:22:50 - A(1) 3 04108:x", "1998/03/18 2:22:51.5 - A(1) 3 04108:x",
+        "<date> <time> - A(1) 3 04108:x",        "A(1) 3 04108:no time",
+    };
+    size_t n = sizeof(headers) / sizeof(headers[0]);
+    int64_t alone[sizeof(headers) / sizeof(headers[0])];
+    struct fixture *f = *state;
+    for (size_t i = 0; i < n; i++) {
+        struct browse_log *fresh = browse_log_create(&(struct lme_err){ 0 });
+        assert_non_null(fresh);
+        struct browse_log *kept = f->bl;
+        f->bl = fresh;
+        alone[i] = parse_record(state, headers[i]).time_ms;
+        f->bl = kept;
+        browse_log_destroy(fresh);
+    }
+    for (size_t i = 0, before = 0; i < n * n; i++) {
+        size_t k = (i / n + i * 7) % n;
+        int64_t got = parse_record(state, headers[k]).time_ms;
+        if (got != alone[k])
+            fail_msg("'%s' after '%s': %lld, alone %lld", headers[k], headers[before],
+                     (long long)got, (long long)alone[k]);
+        before = k;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_unparsed_record_keeps_all_text),
         cmocka_unit_test(test_padding_trim_keeps_utf8),
         cmocka_unit_test(test_parse_time_forms),
+        cmocka_unit_test(test_time_kept_from_the_last_header_changes_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

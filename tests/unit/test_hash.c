@@ -69,6 +69,50 @@ static void test_hash_is_deterministic_and_independent_of_alignment(void **state
     }
 }
 
+/* MurmurHash64A as published, its tail read a byte at a time: lme_hash64 reads a tail after a
+ * whole word as the word that ends the data, which must come to the same. */
+static uint64_t reference_hash64(const unsigned char *p, size_t len, uint64_t seed)
+{
+    const uint64_t m = 0xc6a4a7935bd1e995ULL;
+    uint64_t h = seed ^ ((uint64_t)len * m);
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t k = 0;
+        for (int i = 0; i < 8; i++)
+            k |= (uint64_t)p[i] << (8 * i);
+        k *= m;
+        k ^= k >> 47;
+        k *= m;
+        h ^= k;
+        h *= m;
+    }
+    switch (len) {
+    case 7: h ^= (uint64_t)p[6] << 48; /* fall through */
+    case 6: h ^= (uint64_t)p[5] << 40; /* fall through */
+    case 5: h ^= (uint64_t)p[4] << 32; /* fall through */
+    case 4: h ^= (uint64_t)p[3] << 24; /* fall through */
+    case 3: h ^= (uint64_t)p[2] << 16; /* fall through */
+    case 2: h ^= (uint64_t)p[1] << 8; /* fall through */
+    case 1: h ^= (uint64_t)p[0]; h *= m;
+    }
+    h ^= h >> 47;
+    h *= m;
+    h ^= h >> 47;
+    return h;
+}
+
+static void test_hash_matches_the_reference_at_every_length(void **state)
+{
+    (void)state;
+    unsigned char src[300];
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (unsigned char)(i * 131 + 7);
+    for (size_t len = 0; len <= sizeof(src); len++)
+        for (size_t start = 0; start < 9 && start + len <= sizeof(src); start++)
+            if (lme_hash64(src + start, len, 0x6c6d652d696e6765ULL) !=
+                reference_hash64(src + start, len, 0x6c6d652d696e6765ULL))
+                fail_msg("len %zu from %zu differs from the reference", len, start);
+}
+
 static void test_hash_reads_only_len_bytes(void **state)
 {
     (void)state;
@@ -364,6 +408,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_known_answers_are_pinned),
         cmocka_unit_test(test_hash_is_deterministic_and_independent_of_alignment),
+        cmocka_unit_test(test_hash_matches_the_reference_at_every_length),
         cmocka_unit_test(test_hash_reads_only_len_bytes),
         cmocka_unit_test(test_every_length_0_to_64_of_one_input_hashes_distinctly),
         cmocka_unit_test(test_every_single_bit_flip_changes_the_hash),

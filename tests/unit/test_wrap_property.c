@@ -11,14 +11,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <glob.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "log_samples.h"
 #include "parser.h"
 #include "rewrap.h"
 #include "tz.h"
@@ -38,14 +36,6 @@ struct run {
     size_t records, skipped_records, forms, skipped_forms;
     uint8_t breaks[MAX_GAPS], previous[MAX_GAPS];
 };
-
-static uint64_t next_random(uint64_t *state) /* splitmix64 */
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static void check(struct run *run, const struct rewrap_style *st)
 {
@@ -102,10 +92,10 @@ static void check_around_marker(struct run *run, size_t gaps)
 static void check_random(struct run *run, size_t gaps)
 {
     for (int i = 0; i < RANDOM_FORMS; i++) {
-        uint64_t r = next_random(&run->rng);
+        uint64_t r = log_samples_random(&run->rng);
         unsigned percent = (unsigned)(r % 101);
         for (size_t g = 0; g < gaps; g++)
-            run->breaks[g] = next_random(&run->rng) % 100 < percent;
+            run->breaks[g] = log_samples_random(&run->rng) % 100 < percent;
         struct rewrap_style st = {
             .breaks = run->breaks,
             .crlf = (r >> 8) & 1,
@@ -138,8 +128,9 @@ static int on_record(const struct lme_event *ev, void *ctx)
 }
 
 /* Parses a whole stream, checking every record it holds. */
-static void check_stream(struct run *run, FILE *f, const char *name)
+static void check_stream(FILE *f, const char *name, void *ctx)
 {
+    struct run *run = ctx;
     struct lme_err err;
     struct lme_tz *tz = lme_tz_open("UTC", &err);
     struct parser_config pc = { .host = "h", .tz = tz };
@@ -177,20 +168,7 @@ static void test_fixture_records_read_alike_however_wrapped(void **state)
 {
     (void)state;
     struct run *run = run_new();
-    char pattern[4096];
-    static const char *const globs[] = { "samples/*.log", "samples/other/*.log" };
-    for (size_t i = 0; i < 2; i++) {
-        glob_t g;
-        snprintf(pattern, sizeof(pattern), "%s/%s", fixtures, globs[i]);
-        assert_int_equal(glob(pattern, 0, NULL, &g), 0);
-        for (size_t k = 0; k < g.gl_pathc; k++) {
-            FILE *f = fopen(g.gl_pathv[k], "rb");
-            assert_non_null(f);
-            check_stream(run, f, g.gl_pathv[k]);
-            fclose(f);
-        }
-        globfree(&g);
-    }
+    assert_true(log_samples_each_fixture(fixtures, check_stream, run) > 0);
     /* every record of the fixtures is covered, and every form written is a wrap */
     assert_true(run->records >= 130);
     assert_int_equal(run->skipped_records, 0);
@@ -202,12 +180,7 @@ static void test_bench_corpus_records_read_alike_however_wrapped(void **state)
 {
     (void)state;
     struct run *run = run_new();
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "'%s' %d %" PRIu64, corpus_gen, CORPUS_RECORDS, seed);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    check_stream(run, f, "bench corpus");
-    assert_int_equal(pclose(f), 0);
+    assert_int_equal(log_samples_corpus(corpus_gen, CORPUS_RECORDS, seed, check_stream, run), 0);
     assert_true(run->records >= CORPUS_RECORDS * 99 / 100);
     assert_int_equal(run->skipped_records, 0);
     assert_true(run->skipped_forms <= run->forms / 1000);
@@ -216,16 +189,8 @@ static void test_bench_corpus_records_read_alike_however_wrapped(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s FIXTURES_DIR CORPUS_GEN\n", argv[0]);
+    if (log_samples_args(argc, argv, "LME_WRAP_SEED", &fixtures, &corpus_gen, &seed) != 0)
         return 2;
-    }
-    fixtures = argv[1];
-    corpus_gen = argv[2];
-    const char *env = getenv("LME_WRAP_SEED");
-    seed = env && *env ? strtoull(env, NULL, 10)
-                       : (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
-    printf("seed %" PRIu64 " (LME_WRAP_SEED=%" PRIu64 " replays this run)\n", seed, seed);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_records_read_alike_however_wrapped),
         cmocka_unit_test(test_bench_corpus_records_read_alike_however_wrapped),
