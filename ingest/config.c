@@ -502,6 +502,21 @@ static int check_input_connectors(struct reader *r, struct config *cfg)
     return 0;
 }
 
+/* An alerts topic that would get nothing: it takes incidents, and there are none. */
+static int check_alerts(struct reader *r, const struct config *cfg, const struct config_sink *s)
+{
+    if (s->type != CONFIG_SINK_KAFKA || !s->kafka.alerts_topic ||
+        s->kafka.alerts != KAFKA_ALERTS_INCIDENTS ||
+        (cfg->enrichment.enabled && cfg->enrichment.incidents))
+        return 0;
+    size_t saved = push_key(r, "alerts");
+    int rc = fail(r, "\"incidents\" (the default), but enrichment.%s is false: alerts_topic would get "
+                     "nothing; set \"alerts\": \"every_41220\" for each diagnosed 41220, or turn "
+                     "incidents on", cfg->enrichment.enabled ? "incidents" : "enabled");
+    pop(r, saved);
+    return rc;
+}
+
 static int read_items(struct reader *r, json_t *root, struct config *cfg)
 {
     int rc = read_list(r, root, "inputs", sizeof(struct config_input), (void **)&cfg->inputs,
@@ -533,6 +548,8 @@ static int read_items(struct reader *r, json_t *root, struct config *cfg)
         push_index(r, i);
         rc = read_sink(r, json_array_get(json_object_get(root, "sinks"), i), &cfg->sinks[i],
                        cfg->state_dir);
+        if (!rc)
+            rc = check_alerts(r, cfg, &cfg->sinks[i]);
         pop(r, saved);
     }
     return rc;

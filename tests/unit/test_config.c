@@ -173,6 +173,10 @@ static void test_errors_name_file_key_and_expectation(void **state)
     expect_error("{" INPUT ",\"sinks\":[{\"type\":\"kafka\",\"brokers\":\"b:1\",\"rdkafka\":{\"linger.ms\":[1]}}]}",
                  "key 'sinks[0].rdkafka.linger.ms'", NULL);
     expect_error("{" INPUT ",\"sinks\":[{\"type\":\"file\"}]}", "key 'sinks[0].path'", NULL);
+    /* an alerts topic that could get nothing: it takes incidents, and they are off */
+    expect_error("{" INPUT ",\"enrichment\":{\"incidents\":false},\"sinks\":[{\"type\":\"kafka\","
+                 "\"brokers\":\"b:1\",\"alerts_topic\":\"a\"}]}",
+                 "key 'sinks[0].alerts'", "enrichment.incidents is false", "every_41220", NULL);
     expect_error("{" INPUT ",\"sinks\":[{\"type\":\"s3\"}]}", "key 'sinks[0].type'", "s3", NULL);
     expect_error("{" INPUT ",\"sinks\":[{\"type\":\"file\",\"path\":\"-\",\"mode\":1}]}", "key 'sinks[0].mode'", NULL);
     expect_error("{\"host_name\":1," INPUT "}", "key 'host_name'", NULL);
