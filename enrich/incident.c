@@ -129,10 +129,17 @@ void incident_tracker_destroy(struct incident_tracker *t)
 
 /* ---- the table ---- */
 
+/* b holds p[0, n), and a NUL after it (not counted): hosts and keys are also read as C strings. */
 static int set_buf(struct lme_buf *b, const char *p, size_t n)
 {
     lme_buf_reset(b);
-    return lme_buf_append(b, p ? p : "", n);
+    if (lme_buf_reserve(b, n + 1) != 0)
+        return LME_ENOMEM;
+    if (n)
+        memcpy(b->data, p, n);
+    b->data[n] = '\0';
+    b->len = n;
+    return 0;
 }
 
 

@@ -218,6 +218,7 @@ static void test_two_connectors_at_once(void **state)
     struct incident_view v[4];
     assert_int_equal(incident_list(t, v, 4), 1); /* the open ones */
     assert_string_equal(v[0].key, "a");
+    assert_string_equal(v[0].host, "exch01"); /* a C string: the metrics label it */
     assert_int_equal(v[0].state, INCIDENT_OPEN);
     assert_int_equal(v[0].count, 10);
     size_t open, predicted;
