@@ -14,24 +14,10 @@
 #include "incident_ids.h"
 #include "kafka_sink.h"
 #include "log.h"
+#include "outbox.h"
 
 #define BACKPRESSURE_POLL_MS 10
 #define TICK_MS 100
-
-/* Incident events are not records of a file: their settlements are the router's to count, with
- * tokens of their own (commit ignores tokens it does not know). */
-#define OUTBOX_TOKEN (UINT64_C(1) << 63)
-
-/* An incident event handed to the sinks and not settled by all of them yet: kept, and saved
- * with the checkpoints, so that a restart sends it again (docs/incidents.md). */
-struct outbox_entry {
-    uint64_t token;
-    int copies;           /* settlements still due; the entry goes at 0 */
-    struct lme_event ev;  /* its strings point into text */
-    char id[33];
-    char type[8];
-    char *text;
-};
 
 struct router {
     const struct config *cfg;
@@ -44,9 +30,7 @@ struct router {
     struct router_stats stats;
     router_waiting_fn waiting;
     void *waiting_ctx;
-    struct outbox_entry **outbox;
-    size_t n_outbox, cap_outbox;
-    uint64_t outbox_seq;
+    struct outbox outbox;        /* incident events not settled yet */
     int64_t last_tick_ms;
     struct lme_buf state;
     bool state_saved;   /* something was handed to commit_set_state */
@@ -56,31 +40,14 @@ struct router {
     struct lme_buf incident_ref; /* a 41220's lme.incident: {"id":...} */
 };
 
-static void outbox_free(struct outbox_entry *o)
-{
-    if (o)
-        free(o->text);
-    free(o);
-}
-
-/* A sink_settled_fn (ctx: the router): an incident event's copy, or a record's. */
+/* A sink_settled_fn (ctx: the router): a copy of an incident event, or of a record. */
 static void router_settled(void *ctx, uint64_t token)
 {
     struct router *r = ctx;
-    if (!(token & OUTBOX_TOKEN)) {
+    if (!outbox_owns(token))
         commit_settle(r->commit, token);
-        return;
-    }
-    for (size_t i = 0; i < r->n_outbox; i++) {
-        struct outbox_entry *o = r->outbox[i];
-        if (o->token != token || --o->copies > 0)
-            continue;
-        outbox_free(o);
-        r->outbox[i] = r->outbox[--r->n_outbox];
-        r->state_changed = true;
+    else if (outbox_settle(&r->outbox, token))
         commit_touch(r->commit); /* the saved outbox no longer needs it */
-        return;
-    }
 }
 
 static int restore_state(struct router *r, struct lme_err *err);
@@ -136,9 +103,7 @@ void router_destroy(struct router *r)
     for (size_t i = 0; i < r->n_sinks; i++)
         r->sinks[i]->ops->destroy(r->sinks[i]);
     enrich_destroy(r->enrich);
-    for (size_t i = 0; i < r->n_outbox; i++)
-        outbox_free(r->outbox[i]);
-    free(r->outbox);
+    outbox_free(&r->outbox);
     lme_buf_free(&r->state);
     incident_ids_free(&r->ids);
     lme_buf_free(&r->incident_ref);
@@ -267,86 +232,19 @@ static int to_sinks(struct router *r, const struct lme_event *ev, uint64_t token
 
 /* ---- incident events ---- */
 
-/* Settlements of an incident event may come inside send() (the file sink): its count starts
- * this high so that it cannot reach 0 before every sink has it. */
-#define OUTBOX_GUARD (1 << 20)
-
-static void outbox_remove(struct router *r, struct outbox_entry *o)
-{
-    for (size_t i = 0; i < r->n_outbox; i++) {
-        if (r->outbox[i] == o) {
-            r->outbox[i] = r->outbox[--r->n_outbox];
-            outbox_free(o);
-            return;
-        }
-    }
-}
-
-static struct lme_str keep(char **w, struct lme_str s)
-{
-    struct lme_str kept = { *w, s.len };
-    if (s.len)
-        memcpy(*w, s.ptr, s.len);
-    *w += s.len;
-    return kept;
-}
-
-/* A copy of an incident event that lives until every sink settled it. */
-static struct outbox_entry *outbox_add(struct router *r, const struct lme_event *ev)
-{
-    if (r->n_outbox == r->cap_outbox) {
-        size_t cap = r->cap_outbox ? 2 * r->cap_outbox : 8;
-        struct outbox_entry **v = realloc(r->outbox, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        r->outbox = v;
-        r->cap_outbox = cap;
-    }
-    size_t len = ev->host.len + ev->component.len + ev->message.len + ev->diagnosis.len +
-                 ev->incident.len;
-    struct outbox_entry *o = calloc(1, sizeof(*o));
-    if (!o || !(o->text = malloc(len ? len : 1))) {
-        free(o);
-        return NULL;
-    }
-    char *w = o->text;
-    o->ev = *ev;
-    o->ev.host = keep(&w, ev->host);
-    o->ev.component = keep(&w, ev->component);
-    o->ev.message = keep(&w, ev->message);
-    o->ev.diagnosis = keep(&w, ev->diagnosis);
-    o->ev.incident = keep(&w, ev->incident);
-    memcpy(o->id, ev->given_id, 32);
-    o->ev.given_id = o->id;
-    snprintf(o->type, sizeof(o->type), "%s", ev->alert_type);
-    o->ev.alert_type = o->type;
-    o->token = OUTBOX_TOKEN | ++r->outbox_seq;
-    r->outbox[r->n_outbox++] = o;
-    return o;
-}
-
-/* Sends an outbox entry; it stays until its last settlement. */
-static int send_entry(struct router *r, struct outbox_entry *o, struct lme_err *err)
-{
-    o->copies = OUTBOX_GUARD;
-    int copies;
-    int rc = to_sinks(r, &o->ev, o->token, &copies, err);
-    if (rc)
-        return rc; /* kept, guard and all: saved, and sent again at the next start */
-    o->copies += copies - OUTBOX_GUARD;
-    if (o->copies <= 0)
-        outbox_remove(r, o);
-    return 0;
-}
-
+/* An incident event to every sink, kept in the outbox until each settled it. */
 static int send_incident(struct router *r, const struct lme_event *ev, struct lme_err *err)
 {
-    struct outbox_entry *o = outbox_add(r, ev);
-    if (!o)
+    struct outbox_entry *e = outbox_add(&r->outbox, ev);
+    if (!e)
         return lme_err_set(err, LME_ENOMEM, "router: out of memory");
-    r->state_changed = true;
     commit_touch(r->commit);
-    return send_entry(r, o, err);
+    int copies;
+    int rc = to_sinks(r, &e->ev, e->token, &copies, err);
+    if (rc)
+        return rc; /* kept: saved, and sent again at the next start */
+    outbox_sent(&r->outbox, e, copies);
+    return 0;
 }
 
 static bool incidents_on(const struct router *r)
@@ -455,32 +353,6 @@ int router_send(void *ctx, const struct lme_event *ev, const struct origin *from
 
 /* ---- the state kept with the checkpoints ---- */
 
-/* Log bytes (host, component, and the message that names them) as hex: the state file is JSON,
- * which takes only UTF-8. */
-static int set_hex(json_t *e, const char *key, struct lme_str s, struct lme_buf *scratch)
-{
-    lme_buf_reset(scratch);
-    return lme_buf_append_hex(scratch, s.ptr, s.len) ||
-           json_object_set_new(e, key, json_stringn(scratch->data ? scratch->data : "", scratch->len));
-}
-
-static json_t *entry_json(const struct outbox_entry *o, struct lme_buf *scratch)
-{
-    const struct lme_event *ev = &o->ev;
-    json_t *e = json_pack("{s:s, s:s, s:I, s:I, s:i, s:s%, s:s%}", "id", o->id, "type", o->type,
-                          "time", (json_int_t)ev->time_ms, "created", (json_int_t)ev->created_ms,
-                          "severity", ev->severity,
-                          "diagnosis", ev->diagnosis.ptr ? ev->diagnosis.ptr : "", ev->diagnosis.len,
-                          "incident", ev->incident.ptr ? ev->incident.ptr : "", ev->incident.len);
-    if (e && (set_hex(e, "host_hex", ev->host, scratch) ||
-              set_hex(e, "component_hex", ev->component, scratch) ||
-              set_hex(e, "message_hex", ev->message, scratch))) {
-        json_decref(e);
-        return NULL;
-    }
-    return e;
-}
-
 /* {"incidents":[...],"outbox":[...]}, into r->state. */
 static int state_text(struct router *r)
 {
@@ -488,17 +360,8 @@ static int state_text(struct router *r)
     int rc = lme_buf_append_str(&r->state, "{\"incidents\":") ||
              enrich_incidents_save(r->enrich, &r->state) ||
              lme_buf_append_str(&r->state, ",\"ids\":") || incident_ids_save(&r->ids, &r->state) ||
-             lme_buf_append_str(&r->state, ",\"outbox\":[");
-    struct lme_buf scratch = LME_BUF_INIT;
-    for (size_t i = 0; !rc && i < r->n_outbox; i++) {
-        json_t *e = entry_json(r->outbox[i], &scratch);
-        char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
-        json_decref(e);
-        rc = !text || (i && lme_buf_append(&r->state, ",", 1)) || lme_buf_append_str(&r->state, text);
-        free(text);
-    }
-    lme_buf_free(&scratch);
-    return rc || lme_buf_append(&r->state, "]}", 3) ? LME_ENOMEM : 0;
+             lme_buf_append_str(&r->state, ",\"outbox\":") || outbox_save(&r->outbox, &r->state);
+    return rc || lme_buf_append(&r->state, "}", 2) ? LME_ENOMEM : 0;
 }
 
 static bool position_settled(void *ctx, uint64_t dev, uint64_t ino, uint64_t end)
@@ -512,7 +375,7 @@ int router_save_state(struct router *r, struct lme_err *err)
         return 0;
     size_t before = r->ids.n;
     incident_ids_prune(&r->ids, position_settled, r->commit);
-    r->state_changed |= r->ids.n != before;
+    r->state_changed |= r->ids.n != before || r->outbox.changed;
     uint64_t version = enrich_incidents_version(r->enrich);
     if (r->state_saved && version == r->saved_version && !r->state_changed)
         return 0; /* commit keeps what it was given last */
@@ -520,72 +383,24 @@ int router_save_state(struct router *r, struct lme_err *err)
         return lme_err_set(err, LME_ENOMEM, "incidents: out of memory");
     r->state_saved = true;
     r->saved_version = version;
-    r->state_changed = false;
+    r->state_changed = r->outbox.changed = false;
     return 0;
 }
 
-static struct lme_str str_of(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    return (struct lme_str){ json_string_value(v), json_string_length(v) };
-}
-
-/* The hex member key's bytes, appended to b; their place in it into *at (b may move: fixed up
- * by the caller). */
-static int unhex_of(json_t *obj, const char *key, struct lme_buf *b, size_t *at, size_t *len)
-{
-    struct lme_str hex = str_of(obj, key);
-    *at = b->len;
-    int rc = hex.ptr ? lme_buf_append_unhex(b, hex.ptr, hex.len) : -1;
-    *len = b->len - *at;
-    return rc;
-}
-
-/* Saved text an event carries as it is: a JSON object (or, where allowed, nothing). */
-static bool object_text(struct lme_str s, bool may_be_empty)
-{
-    if (s.len == 0)
-        return may_be_empty;
-    json_t *v = json_loadb(s.ptr, s.len, 0, NULL);
-    bool ok = json_is_object(v);
-    json_decref(v);
-    return ok;
-}
-
 /* An incident event saved unsettled: sent again now. */
-static int resend(struct router *r, json_t *e, struct lme_err *err)
+static int resend(struct router *r, json_t *entry, struct lme_err *err)
 {
-    struct lme_str id = str_of(e, "id");
-    struct lme_str type = str_of(e, "type");
     struct lme_buf raw = LME_BUF_INIT;
-    size_t at[3], len[3];
-    if (lme_buf_reserve(&raw, 1) != 0)
-        return lme_err_set(err, LME_ENOMEM, "router: out of memory");
-    struct lme_str diagnosis = str_of(e, "diagnosis"), incident = str_of(e, "incident");
-    bool type_ok = type.ptr && (strcmp(type.ptr, "start") == 0 || strcmp(type.ptr, "change") == 0 ||
-                                strcmp(type.ptr, "end") == 0);
-    if (id.len != 32 || strspn(id.ptr, "0123456789abcdef") != 32 || !type_ok || !diagnosis.ptr ||
-        !object_text(diagnosis, true) ||
-        !incident.ptr || !object_text(incident, false) ||
-        unhex_of(e, "host_hex", &raw, &at[0], &len[0]) ||
-        unhex_of(e, "component_hex", &raw, &at[1], &len[1]) ||
-        unhex_of(e, "message_hex", &raw, &at[2], &len[2])) {
-        lme_buf_free(&raw);
+    struct lme_event ev;
+    int rc = outbox_saved_event(entry, &raw, &ev);
+    if (rc == LME_EINVAL)
         lme_log(LME_LOG_WARN, "incident event dropped", "error", "a saved entry does not read back", NULL);
-        return 0;
-    }
-    struct lme_event ev = { .host = { raw.data + at[0], len[0] },
-                            .component = { raw.data + at[1], len[1] },
-                            .message = { raw.data + at[2], len[2] },
-                            .diagnosis = diagnosis, .incident = incident,
-                            .given_id = id.ptr, .alert_type = type.ptr, .flags = LME_EV_INCIDENT,
-                            .thread_id = -1, .origin_line = -1 };
-    ev.time_ms = json_integer_value(json_object_get(e, "time"));
-    ev.created_ms = json_integer_value(json_object_get(e, "created"));
-    ev.severity = (int)json_integer_value(json_object_get(e, "severity"));
-    int rc = send_incident(r, &ev, err);
+    else if (rc)
+        lme_err_set(err, rc, "incidents: out of memory");
+    else
+        rc = send_incident(r, &ev, err);
     lme_buf_free(&raw);
-    return rc;
+    return rc == LME_EINVAL ? 0 : rc;
 }
 
 /* Takes back what the last run saved with its checkpoints: the incidents, and the incident events
