@@ -90,7 +90,7 @@ run_sample() {
     kcat -b "$brokers" -C -t lme.events -o beginning -e -q \
         -f 'partition %p offset %o key %k headers %h\n%s\n'
     echo
-    echo "== lme.alerts: the connector's incidents, each with its diagnosis (the sample connector's Notes.ini names the wrong ID)"
+    echo "== lme.alerts: the connector's incidents: opened with their diagnosis (the sample connector's Notes.ini names the wrong ID), then resolved"
     kcat -b "$brokers" -C -t lme.alerts -o beginning -e -q -f '%s\n'
 }
 
