@@ -259,23 +259,35 @@ static int put_str_member(struct lme_buf *b, const char *key, const char *v, siz
            lme_json_append_string(b, v, n);
 }
 
-static int put_time_member(struct lme_buf *b, const char *key, int64_t ms)
+/* The last time formatted: an incident's times are mostly equal (all three at an open). */
+struct time_memo {
+    int64_t ms;
+    char text[25];
+};
+
+static int put_time_member(struct lme_buf *b, const char *key, int64_t ms, struct time_memo *memo)
 {
-    char when[25];
-    lme_utc_format(ms, when);
-    return put_lit(b, ",\"") || put_lit(b, key) || put_lit(b, "\":\"") || put_lit(b, when) ||
-           put_lit(b, "\"");
+    if (memo->text[0] == '\0' || memo->ms != ms) {
+        lme_utc_format(ms, memo->text);
+        memo->ms = ms;
+    }
+    return put_lit(b, ",\"") || put_lit(b, key) || put_lit(b, "\":\"") ||
+           lme_buf_append(b, memo->text, 24) || put_lit(b, "\"");
 }
 
-static int put_count_member(struct lme_buf *b, const char *key, uint64_t v)
+static int put_count(struct lme_buf *b, uint64_t v)
 {
     char digits[24];
     size_t i = sizeof(digits);
     do
         digits[--i] = (char)('0' + v % 10);
     while ((v /= 10) != 0);
-    return put_lit(b, ",\"") || put_lit(b, key) || put_lit(b, "\":") ||
-           lme_buf_append(b, digits + i, sizeof(digits) - i);
+    return lme_buf_append(b, digits + i, sizeof(digits) - i);
+}
+
+static int put_count_member(struct lme_buf *b, const char *key, uint64_t v)
+{
+    return put_lit(b, ",\"") || put_lit(b, key) || put_lit(b, "\":") || put_count(b, v);
 }
 
 /* lme.incident of the entry as it is now; state and resolution as the note says. */
@@ -283,6 +295,7 @@ static int render_incident(const struct incident *inc, enum incident_state state
                            const char *resolution, int64_t resolved_at, struct lme_buf *b)
 {
     const char *cause = diagnosis_cause_name(inc->cause);
+    struct time_memo memo = { 0, "" };
     int rc = put_lit(b, "{\"id\":\"") || put_lit(b, inc->id) || put_lit(b, "\"") ||
              put_str_member(b, "state", incident_state_name(state), strlen(incident_state_name(state))) ||
              put_str_member(b, "change", change, strlen(change)) ||
@@ -296,16 +309,17 @@ static int render_incident(const struct incident *inc, enum incident_state state
     if (!rc)
         rc = put_str_member(b, "cause", cause, strlen(cause)) || put_count_member(b, "count", inc->count);
     if (!rc && inc->count)
-        rc = put_time_member(b, "first_seen", inc->first_seen) ||
-             put_time_member(b, "last_seen", inc->last_seen);
+        rc = put_time_member(b, "first_seen", inc->first_seen, &memo) ||
+             put_time_member(b, "last_seen", inc->last_seen, &memo);
     if (!rc)
-        rc = put_time_member(b, "opened_at", inc->opened_at);
+        rc = put_time_member(b, "opened_at", inc->opened_at, &memo);
     if (!rc && resolution)
-        rc = put_time_member(b, "resolved_at", resolved_at) ||
+        rc = put_time_member(b, "resolved_at", resolved_at, &memo) ||
              put_str_member(b, "resolution", resolution, strlen(resolution));
     return rc || put_lit(b, "}");
 }
 
+/* The event's message; written by hand, as snprintf was a third of a note's cost. */
 static int render_message(const struct incident *inc, enum incident_state state,
                           const char *resolution, struct lme_buf *b)
 {
@@ -316,23 +330,26 @@ static int render_message(const struct incident *inc, enum incident_state state,
         { "quiet", "no 41220 for the quiet period" },
         { "probes", "its probes pass again" },
     };
-    char text[KEY_MAX + 512];
     const char *cause = diagnosis_cause_name(inc->cause);
-    const char *who = inc->connector ? "Connector " : "";
     const char *because = "";
     for (size_t i = 0; resolution && i < sizeof(why) / sizeof(why[0]); i++)
         if (strcmp(resolution, why[i].resolution) == 0)
             because = why[i].text;
+    lme_buf_reset(b);
+    int rc = put_lit(b, inc->connector ? "Connector " : "") || put_lit(b, inc->key);
     if (state == INCIDENT_PREDICTED)
-        snprintf(text, sizeof(text), "%s%s will fail to open a Notes session: its probes find %s",
-                 who, inc->key, cause);
+        rc = rc || put_lit(b, " will fail to open a Notes session: its probes find ");
     else if (state == INCIDENT_RESOLVED)
-        snprintf(text, sizeof(text), "%s%s: incident resolved, %s; 41220 logged %" PRIu64
-                 " times, probable cause %s", who, inc->key, because, inc->count, cause);
+        rc = rc || put_lit(b, ": incident resolved, ") || put_lit(b, because) ||
+             put_lit(b, "; 41220 logged ") || put_count(b, inc->count) ||
+             put_lit(b, " times, probable cause ");
     else
-        snprintf(text, sizeof(text), "%s%s has no Notes session: 41220 logged %" PRIu64
-                 " times so far, probable cause %s", who, inc->key, inc->count, cause);
-    return set_buf(b, text, strlen(text));
+        rc = rc || put_lit(b, " has no Notes session: 41220 logged ") || put_count(b, inc->count) ||
+             put_lit(b, " times so far, probable cause ");
+    if (rc || put_lit(b, cause) || lme_buf_reserve(b, 1))
+        return LME_ENOMEM;
+    b->data[b->len] = '\0'; /* as set_buf leaves it: readers take the message as a C string */
+    return 0;
 }
 
 /* A note of inc's change (its name: predicted, open, updated, resolved) to state
