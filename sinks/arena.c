@@ -14,8 +14,7 @@
 #define REUSE_CLASSES 4 /* a class and the three above it */
 
 struct block {
-    uint32_t cls;
-    uint32_t size; /* of the class, this header included */
+    uint64_t cls; /* 8 bytes: what follows stays 8-byte aligned */
 };
 
 struct free_stack {
@@ -80,12 +79,13 @@ static size_t class_size(unsigned c)
 /* A free block of class cls, or of one of the next classes (at most three eighths larger):
  * the region is carved further only when none is free, so that what it makes resident follows
  * what is live rather than the history of every class. */
-static struct block *reuse(struct arena *a, unsigned cls, size_t *size)
+static struct block *reuse(struct arena *a, unsigned cls, size_t *size, unsigned *got)
 {
     for (unsigned c = cls; c < cls + REUSE_CLASSES && c < N_CLASSES; c++) {
         struct free_stack *fs = &a->free[c];
         if (fs->n > 0) {
             *size = class_size(c);
+            *got = c;
             return fs->v[--fs->n];
         }
     }
@@ -109,13 +109,13 @@ static void prefetch_next(const struct arena *a, unsigned cls)
         __builtin_prefetch(next + off, 1, 3);
 }
 
-void *arena_take(struct arena *a, size_t n)
+void *arena_take(struct arena *a, size_t n, unsigned *cls_out)
 {
     if (n > a->max_block)
         return NULL;
     size_t size;
-    unsigned cls = class_of(sizeof(struct block) + n, &size);
-    struct block *b = reuse(a, cls, &size); /* its header is not read: cold by now */
+    unsigned cls = class_of(sizeof(struct block) + n, &size), got = cls;
+    struct block *b = reuse(a, cls, &size, &got); /* its header is not read: cold by now */
     if (!b) {
         if (size > a->cap - a->carved)
             return NULL;
@@ -124,11 +124,12 @@ void *arena_take(struct arena *a, size_t n)
         if (a->carved > a->peak)
             a->peak = a->carved;
         b->cls = cls;
-        b->size = (uint32_t)size;
     }
     a->live += size;
     a->n_live++;
     prefetch_next(a, cls);
+    if (cls_out)
+        *cls_out = got;
     return b + 1;
 }
 
@@ -145,15 +146,20 @@ static int grow(struct free_stack *fs)
 
 void arena_release(struct arena *a, void *block)
 {
+    arena_release_class(a, block, (unsigned)((struct block *)block - 1)->cls);
+}
+
+void arena_release_class(struct arena *a, void *block, unsigned cls)
+{
     struct block *b = (struct block *)block - 1;
-    a->live -= b->size;
+    a->live -= class_size(cls);
     if (--a->n_live == 0) { /* everything came back: carve from the front again */
         for (unsigned i = 0; i < N_CLASSES; i++)
             a->free[i].n = 0;
         a->carved = 0;
         return;
     }
-    struct free_stack *fs = &a->free[b->cls];
+    struct free_stack *fs = &a->free[cls];
     if (fs->n == fs->cap && grow(fs) != 0)
         return; /* out of memory: the block is not used again until the arena empties */
     if (fs->n > 0) { /* under the top, which the next take of the class was prefetched for */

@@ -23,10 +23,15 @@ void arena_destroy(struct arena *a);
 /* A block of at least n bytes (at most half more), 8-byte aligned, or NULL when the arena has no
  * room for it now (the region is carved and no released block of its class or the next three is
  * free) or n is more than a 64th of the capacity: the caller keeps the bytes elsewhere. */
-void *arena_take(struct arena *a, size_t n);
+void *arena_take(struct arena *a, size_t n, unsigned *cls);
 
 /* Gives back a block arena_take returned. */
 void arena_release(struct arena *a, void *block);
+
+/* arena_take also tells the block's class (cls, when not NULL): arena_release_class then gives
+ * the block back without reading anything of it, cold by then (a cache miss per message on the
+ * delivery reports' path). arena_release reads the class from the block's header. */
+void arena_release_class(struct arena *a, void *block, unsigned cls);
 
 /* Bytes of the live blocks (their classes' sizes); of the region carved now; and carved at most
  * since the arena was made (what it made resident). */
