@@ -1,5 +1,6 @@
-/* The outbox of incident events: see outbox.h. A small array of pointers: incident events are
- * few (one per change of an incident's state) and settle within a round trip. */
+/* The outbox of incident events: see outbox.h. An array of pointers in the order added, so
+ * sorted by token: a settlement finds its entry by binary search (a flapping connector keeps
+ * hundreds in flight, and a linear search per settlement showed in profiles). */
 #include "outbox.h"
 
 #include <stdio.h>
@@ -14,16 +15,33 @@
 
 static void entry_free(struct outbox_entry *e)
 {
-    if (e)
+    if (e) {
         free(e->text);
+        free(e->saved);
+    }
     free(e);
 }
 
 static void remove_at(struct outbox *ob, size_t i)
 {
     entry_free(ob->v[i]);
-    ob->v[i] = ob->v[--ob->n];
+    memmove(&ob->v[i], &ob->v[i + 1], (ob->n - i - 1) * sizeof(ob->v[0]));
+    ob->n--;
     ob->changed = true;
+}
+
+/* The index of token's entry, or ob->n when it has none. */
+static size_t find(const struct outbox *ob, uint64_t token)
+{
+    size_t lo = 0, hi = ob->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ob->v[mid]->token < token)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ob->n && ob->v[lo]->token == token ? lo : ob->n;
 }
 
 static struct lme_str keep(char **w, struct lme_str s)
@@ -75,24 +93,18 @@ void outbox_sent(struct outbox *ob, struct outbox_entry *e, int copies)
     e->copies += copies - GUARD;
     if (e->copies > 0)
         return;
-    for (size_t i = 0; i < ob->n; i++)
-        if (ob->v[i] == e) {
-            remove_at(ob, i);
-            return;
-        }
+    size_t i = find(ob, e->token);
+    if (i < ob->n)
+        remove_at(ob, i);
 }
 
 bool outbox_settle(struct outbox *ob, uint64_t token)
 {
-    for (size_t i = 0; i < ob->n; i++) {
-        if (ob->v[i]->token != token)
-            continue;
-        if (--ob->v[i]->copies > 0)
-            return false;
-        remove_at(ob, i);
-        return true;
-    }
-    return false;
+    size_t i = find(ob, token);
+    if (i == ob->n || --ob->v[i]->copies > 0)
+        return false;
+    remove_at(ob, i);
+    return true;
 }
 
 /* ---- saved with the checkpoints ---- */
@@ -123,16 +135,18 @@ static json_t *entry_json(const struct outbox_entry *e, struct lme_buf *scratch)
     return o;
 }
 
-int outbox_save(const struct outbox *ob, struct lme_buf *out)
+int outbox_save(struct outbox *ob, struct lme_buf *out)
 {
     struct lme_buf scratch = LME_BUF_INIT;
     int rc = lme_buf_append(out, "[", 1);
     for (size_t i = 0; !rc && i < ob->n; i++) {
-        json_t *o = entry_json(ob->v[i], &scratch);
-        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        rc = !text || (i && lme_buf_append(out, ",", 1)) || lme_buf_append_str(out, text);
-        free(text);
+        struct outbox_entry *e = ob->v[i];
+        if (!e->saved) {
+            json_t *o = entry_json(e, &scratch);
+            e->saved = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            json_decref(o);
+        }
+        rc = !e->saved || (i && lme_buf_append(out, ",", 1)) || lme_buf_append_str(out, e->saved);
     }
     lme_buf_free(&scratch);
     return rc || lme_buf_append(out, "]", 1) ? LME_ENOMEM : 0;

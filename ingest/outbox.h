@@ -22,10 +22,11 @@ struct outbox_entry {
     char id[33];
     char type[8];
     char *text;
+    char *saved; /* its element of outbox_save's array, made at the first save that has it */
 };
 
 struct outbox {
-    struct outbox_entry **v;
+    struct outbox_entry **v; /* in the order added: their tokens ascend */
     size_t n, cap;
     uint64_t seq;
     bool changed; /* an entry came or went since the caller last cleared it */
@@ -49,8 +50,10 @@ void outbox_sent(struct outbox *ob, struct outbox_entry *e, int copies);
 /* One settlement of an outbox token. Returns true when it was an entry's last. */
 bool outbox_settle(struct outbox *ob, uint64_t token);
 
-/* The entries as a JSON array, appended to out. Returns 0 or LME_ENOMEM. */
-int outbox_save(const struct outbox *ob, struct lme_buf *out);
+/* The entries as a JSON array, appended to out. Each entry is rendered once, at the first save
+ * that has it: an entry waits through several saves when a sink is slow. Returns 0 or
+ * LME_ENOMEM. */
+int outbox_save(struct outbox *ob, struct lme_buf *out);
 
 /* A saved entry (an element of what outbox_save wrote) as an event to send again; its bytes are
  * * appended to raw, which must outlive ev. Returns 0; LME_EINVAL when the entry does not read back (its

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "outbox.h"
@@ -47,6 +48,62 @@ static void test_an_entry_stays_until_its_last_settlement(void **state)
     assert_false(outbox_settle(&ob, b_token));
     outbox_sent(&ob, b, 1);
     assert_int_equal(ob.n, 0);
+    outbox_free(&ob);
+}
+
+/* Many entries settled in random order (acknowledgements come out of order across partitions):
+ * each goes at its own last settlement and no other, and a save, taken between settlements and
+ * again after more of them, lists exactly those left, in the order added. */
+static void test_entries_settled_out_of_order_leave_the_rest_intact(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    struct outbox ob = { 0 };
+    uint64_t tokens[N];
+    char ids[N][33];
+    int due[N];
+    for (int i = 0; i < N; i++) {
+        struct lme_event ev = incident_event();
+        snprintf(ids[i], sizeof(ids[i]), "%032x", i);
+        ev.given_id = ids[i];
+        struct outbox_entry *e = outbox_add(&ob, &ev);
+        assert_non_null(e);
+        tokens[i] = e->token;
+        due[i] = 1 + i % 3;
+        outbox_sent(&ob, e, due[i]);
+    }
+    unsigned seed = 7;
+    for (int left = N, round = 0; left > 0; round++) {
+        seed = seed * 1103515245u + 12345u;
+        int i = (int)((seed >> 8) % N);
+        if (due[i] == 0) {
+            assert_false(outbox_settle(&ob, tokens[i])); /* a stray one: nothing */
+            continue;
+        }
+        bool last = --due[i] == 0;
+        assert_int_equal(outbox_settle(&ob, tokens[i]), last);
+        left -= last;
+        assert_int_equal(ob.n, (size_t)left);
+        if (round % 97 != 0)
+            continue;
+        for (int pass = 0; pass < 2; pass++) { /* the second from the entries' kept texts */
+            struct lme_buf text = LME_BUF_INIT;
+            assert_int_equal(outbox_save(&ob, &text), 0);
+            json_t *saved = json_loadb(text.data, text.len, 0, NULL);
+            assert_non_null(saved);
+            size_t k = 0;
+            for (int j = 0; j < N; j++) {
+                if (due[j] == 0)
+                    continue;
+                assert_string_equal(json_string_value(json_object_get(json_array_get(saved, k), "id")),
+                                    ids[j]);
+                k++;
+            }
+            assert_int_equal(json_array_size(saved), k);
+            json_decref(saved);
+            lme_buf_free(&text);
+        }
+    }
     outbox_free(&ob);
 }
 
@@ -105,6 +162,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_an_entry_stays_until_its_last_settlement),
+        cmocka_unit_test(test_entries_settled_out_of_order_leave_the_rest_intact),
         cmocka_unit_test(test_what_is_saved_reads_back_as_the_same_event),
         cmocka_unit_test(test_broken_entries_are_refused),
     };
