@@ -115,7 +115,9 @@ void router_destroy(struct router *r)
 
 int router_poll(struct router *r, int timeout_ms, struct lme_err *err)
 {
-    for (size_t i = 0; i < r->n_sinks; i++) {
+    /* the first sink waits, last: the others have handed on what they hold by then (a Kafka sink
+     * produces the copies it queued when polled) */
+    for (size_t i = r->n_sinks; i-- > 0;) {
         int rc = r->sinks[i]->ops->poll(r->sinks[i], i == 0 ? timeout_ms : 0, err);
         if (rc)
             return rc;

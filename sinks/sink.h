@@ -39,7 +39,8 @@ struct sink_ops {
      * the call: copied if kept); token identifies it in settlements. Returns how many
      * settlements of token will follow (1, or 2 when the event also goes to an alerts topic;
      * some may have happened already), or a negative code with err filled when the sink cannot
-     * go on (the pipeline stops). */
+     * go on (the pipeline stops). A sink may hold the event until its next poll (the Kafka sink
+     * produces in bursts): the owner polls every sink before it waits. */
     int (*send)(struct sink *s, const struct lme_event *ev, const char *json, size_t len,
                 uint64_t token, struct lme_err *err);
     /* Serves acknowledgements and retries, waiting at most timeout_ms. Returns 0 or as send. */
