@@ -295,6 +295,64 @@ static void test_reused_header_lists_carry_each_events_own_code(void **state)
     free(got);
 }
 
+/* Copies are produced in bursts, their keys kept beside them: every message keeps its own key,
+ * of any length up to the 255 bytes a key is cut at (never after a bare '/'), across bursts and
+ * with both copies of an alert. */
+#define KEYED 700
+static char keyed_hosts[KEYED][300];
+static struct lme_event keyed[KEYED];
+
+static const struct lme_event *keyed_event(int i)
+{
+    return &keyed[i];
+}
+
+static const char *keyed_json(int i)
+{
+    static char json[32];
+    snprintf(json, sizeof(json), "{\"i\":%d}", i);
+    return json;
+}
+
+static void test_each_message_keeps_its_own_key_across_bursts(void **state)
+{
+    (void)state;
+    for (int i = 0; i < KEYED; i++) {
+        int len = 1 + (i * 7) % 299; /* host/component from 3 to 300 bytes */
+        memset(keyed_hosts[i], 'a' + i % 26, (size_t)len);
+        keyed_hosts[i][len] = '\0';
+        keyed[i] = event("DXM", i % 3 ? "60277" : "41220", i % 3 ? 0 : LME_EV_DIAGNOSED);
+        keyed[i].host = (struct lme_str){ keyed_hosts[i], (size_t)len };
+    }
+    struct sink *s = make_sink(KAFKA_KEY_HOST_COMPONENT, "keyed", "keyed-alerts", 0, NULL, NULL);
+    send_all(s, KEYED, keyed_event, keyed_json, &batch, 20000);
+    assert_settled(s, KEYED, &batch);
+    s->ops->destroy(s);
+    const char *topics[] = { "keyed", "keyed-alerts" };
+    for (int t = 0; t < 2; t++) {
+        char *got = read_topic(topics[t]);
+        int n = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(got, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            int i = -1;
+            char *value = strrchr(line, '|') + 1;
+            assert_int_equal(sscanf(value, "{\"i\":%d}", &i), 1);
+            assert_true(i >= 0 && i < KEYED);
+            char want[512]; /* cut at 255 bytes, never ending in the bare '/' */
+            snprintf(want, sizeof(want), strlen(keyed_hosts[i]) + 1 >= 255 ? "%s" : "%s/DXM",
+                     keyed_hosts[i]);
+            want[255] = '\0';
+            size_t key_len = (size_t)(strchr(line, '|') - line);
+            if (key_len != strlen(want) || strncmp(line, want, key_len) != 0)
+                fail_msg("event %d in %s: key of %zu bytes, want %zu", i, topics[t], key_len,
+                         strlen(want));
+            n++;
+        }
+        assert_int_equal(n, t == 0 ? KEYED : (KEYED + 2) / 3);
+        free(got);
+    }
+}
+
 static void test_headers_false_sends_none(void **state)
 {
     (void)state;
@@ -417,6 +475,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_key_modes_and_absent_code),
         cmocka_unit_test(test_too_large_at_produce_time_is_dead_lettered),
         cmocka_unit_test(test_reused_header_lists_carry_each_events_own_code),
+        cmocka_unit_test(test_each_message_keeps_its_own_key_across_bursts),
         cmocka_unit_test(test_headers_false_sends_none),
         cmocka_unit_test(test_events_beyond_the_arena_are_kept_and_delivered),
         cmocka_unit_test(test_timed_out_messages_are_sent_again_from_our_copies),
