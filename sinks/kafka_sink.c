@@ -51,8 +51,8 @@ struct held {
 
 /* What the delivery reports of a held event need, in a dense table beside it: its message's
  * opaque is the ticket's index, so that a report reads nothing of the held event itself (cold by
- * then, 16 MiB of events ago: reading it was a cache miss per message, 6% of the producing
- * thread). Only the number of copies still due changes: it lives here alone. */
+ * then, 16 MiB of events ago: reading it was a cache miss per message). Only the number of copies
+ * still due changes: it lives here alone. */
 struct ticket {
     struct held *h;
     uint64_t token;
@@ -66,7 +66,8 @@ struct ticket {
 /* Copies held but not produced yet: send() queues them and they are produced together, PENDING at
  * a time, or at the next poll. Producing in bursts keeps librdkafka's state in the cache while it
  * runs, and the parser's while the next events are made: interleaved one by one, each evicted the
- * other's (the producing thread 5 to 8% faster, wall time 4%). Keys are kept in keys[]. */
+ * other's (the producing thread's CPU 3 to 8% less: docs/performance.md). Keys are kept in
+ * keys[]. */
 #define PENDING 256
 #define KEY_MAX 255 /* a message key's bytes at most ("host/component", cut) */
 
