@@ -41,11 +41,11 @@
 /* An event kept until librdkafka reported every copy produced from it: what the report needs,
  * then the JSON, the payload librdkafka points at. In the arena, or after a struct spill. */
 struct held {
-    uint64_t token;     /* the pipeline's, for its settlement */
+    uint64_t token;     /* the pipeline's, for its settlement: set on a retry list's spill only */
     int64_t created_ms; /* the message's timestamp: when the record was read (0: at produce) */
     uint32_t len;       /* of the JSON */
     bool in_arena;
-    char code[6];   /* event.code for the header; "" when absent */
+    char code[6];   /* event.code for the header, "" when absent: as token */
     char json[];
 };
 
@@ -350,17 +350,20 @@ static struct spill *own_spill(struct kafka_sink *ks, uint32_t i, bool alerts, c
     struct spill *sp;
     if (!t->in_arena && t->copies == 1) {
         sp = spill_of(h);
-        ticket_free(&ks->tickets, i);
     } else {
         if (!(sp = spill_new(h->len, key, key_len)))
             return NULL;
-        struct held *c = spill_held(sp);
-        c->token = h->token;
-        c->created_ms = h->created_ms;
-        memcpy(c->code, h->code, sizeof(c->code));
-        memcpy(c->json, h->json, h->len);
-        release_copy(ks, i);
+        spill_held(sp)->created_ms = h->created_ms;
+        memcpy(spill_held(sp)->json, h->json, h->len);
     }
+    /* what its next ticket needs (ticket_of_spill): the ticket held it until now */
+    struct held *c = spill_held(sp);
+    c->token = t->token;
+    memcpy(c->code, t->code, sizeof(c->code));
+    if (c == h)
+        ticket_free(&ks->tickets, i);
+    else
+        release_copy(ks, i);
     sp->alerts = alerts;
     return sp;
 }
@@ -705,14 +708,11 @@ static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const cha
         return lme_err_set(err, LME_ENOMEM, "%s: out of memory", s->name);
     int copies = 1 + (ks->alerts_rkt && is_alert(ks->cfg.alerts, ev));
     struct ticket *t = &ks->tickets.v[i];
-    struct held *h = t->h;
-    t->token = h->token = token;
-    h->created_ms = ev->created_ms > 0 ? ev->created_ms : 0;
+    t->token = token;
+    t->h->created_ms = ev->created_ms > 0 ? ev->created_ms : 0;
     t->copies = (uint8_t)copies; /* all of them before the first is produced */
-    if (ev->code.len == 5) {
+    if (ev->code.len == 5)
         memcpy(t->code, ev->code.ptr, 5);
-        memcpy(h->code, ev->code.ptr, 5);
-    }
     for (int copy = 0; copy < copies; copy++) {
         s->stats.accepted++;
         s->stats.in_flight++;
