@@ -15,6 +15,7 @@
 #include "kafka_sink.h"
 #include "log.h"
 #include "outbox.h"
+#include "sink_thread.h"
 
 #define BACKPRESSURE_POLL_MS 10
 #define TICK_MS 100
@@ -52,21 +53,27 @@ static void router_settled(void *ctx, uint64_t token)
 
 static int restore_state(struct router *r, struct lme_err *err);
 
-static struct sink *sink_create(const struct config *cfg, const struct config_sink *cs,
-                                struct lme_err *err)
+/* Sink i, named; a Kafka sink on a thread of its own unless configured otherwise. */
+static struct sink *sink_create(const struct config *cfg, size_t i, struct lme_err *err)
 {
-    if (cs->type == CONFIG_SINK_FILE)
-        return file_sink_create(cs->file.path, err);
-    return kafka_sink_create(&cs->kafka, cfg->max_in_flight_bytes, err);
+    const struct config_sink *cs = &cfg->sinks[i];
+    struct sink *s = cs->type == CONFIG_SINK_FILE
+                         ? file_sink_create(cs->file.path, err)
+                         : kafka_sink_create(&cs->kafka, cfg->max_in_flight_bytes, err);
+    if (!s)
+        return NULL;
+    snprintf(s->name, sizeof(s->name), "%s[%zu]", s->ops->type, i);
+    if (cs->type == CONFIG_SINK_KAFKA && cs->kafka.thread)
+        return sink_thread_create(s, err);
+    return s;
 }
 
 static int create_sinks(struct router *r, struct lme_err *err)
 {
     for (; r->n_sinks < r->cfg->n_sinks; r->n_sinks++) {
-        struct sink *s = sink_create(r->cfg, &r->cfg->sinks[r->n_sinks], err);
+        struct sink *s = sink_create(r->cfg, r->n_sinks, err);
         if (!s)
             return err->code;
-        snprintf(s->name, sizeof(s->name), "%s[%zu]", s->ops->type, r->n_sinks);
         s->settled = router_settled;
         s->settled_ctx = r;
         r->sinks[r->n_sinks] = s;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "prefetch.h"
+
 #define SMALL 128
 #define N_CLASSES (8 + 8 * 25) /* up to 2^32 bytes */
 #define REUSE_CLASSES 4 /* a class and the three above it */
@@ -106,7 +108,7 @@ static void prefetch_next(const struct arena *a, unsigned cls)
     const char *next = (const char *)fs->v[fs->n - 1];
     size_t size = class_size(cls);
     for (size_t off = 0; off < size; off += 64)
-        __builtin_prefetch(next + off, 1, 3);
+        lme_prefetch_for_write(next + off);
 }
 
 void *arena_take(struct arena *a, size_t n, unsigned *cls_out)

@@ -127,7 +127,13 @@ rd_kafka_headers_t *kafka_headers_get(struct kafka_headers *kh, const char *code
     if (s->n == 0)
         return build_batch(kh, s, code);
     kh->idle--;
-    return s->idle[--s->n];
+    rd_kafka_headers_t *h = s->idle[--s->n];
+    /* librdkafka reads a list's size when the message is made: a cache miss per message, the
+     * list having come back from a report long ago. The code's next list is fetched now, while
+     * the events before its turn are produced. */
+    if (s->n > 0)
+        __builtin_prefetch(s->idle[s->n - 1]);
+    return h;
 }
 
 void kafka_headers_put(struct kafka_headers *kh, rd_kafka_headers_t *h, const char *code)

@@ -15,11 +15,13 @@
  * (the arena must not wait for it) that waits on our retry list (backoff up to 10 s) and is
  * produced again, for as long as it takes. A fatal producer error (idempotence) purges the
  * producer, which returns every message through its report, recreates it and re-sends them all.
- * Reports arrive only inside rd_kafka_poll(), so everything here runs on the caller's thread. */
+ * Reports arrive only inside rd_kafka_poll(), so everything here runs on the caller's thread
+ * (sink_thread's, by default: see kafka_sink.h), but for kafka_sink_wake and kafka_sink_copies. */
 #include "kafka_sink.h"
 
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +35,7 @@
 #include "dead_letter.h"
 #include "kafka_headers.h"
 #include "log.h"
+#include "prefetch.h"
 
 #define RETRY_BACKOFF_MIN_MS 100
 #define RETRY_BACKOFF_MAX_MS 10000
@@ -110,6 +113,10 @@ struct kafka_sink {
     size_t max_in_flight_bytes;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt, *alerts_rkt; /* NULL: no alerts_topic */
+    /* The producer's main queue, for kafka_sink_wake from another thread: the one field read
+     * there, so it alone is guarded (rk is replaced after a fatal error). */
+    pthread_mutex_t wake_lock;
+    rd_kafka_queue_t *wake_queue;
     struct arena *arena;
     struct tickets tickets;
     struct pending pending[PENDING];
@@ -147,6 +154,8 @@ static const struct conf_key keys[] = {
                   "the headers lme.schema_version and event.code on every message"),
     CONF_BOOL_KEY(struct kafka_sink_config, event_original, "event_original", 1,
                   "event.original (the raw record) in the events sent"),
+    CONF_BOOL_KEY(struct kafka_sink_config, thread, "thread", 1,
+                  "produce on a thread of its own, beside the one reading and parsing"),
     CONF_STRING_KEY(struct kafka_sink_config, dead_letter_path, "dead_letter_path", NULL,
                     "where events that can never be delivered are set aside"),
     CONF_OWN_KEY("rdkafka", false, "librdkafka producer properties, passed through"),
@@ -283,6 +292,8 @@ static int64_t ticket_new(struct tickets *t, struct held *h)
         i = (uint32_t)t->n++;
     }
     t->v[i] = (struct ticket){ .h = h };
+    if (t->n_free > 0) /* the next one's line, cold by now, arrives while this event is sent */
+        lme_prefetch_for_write(&t->v[t->free[t->n_free - 1]]);
     return i;
 }
 
@@ -579,6 +590,11 @@ static void producer_destroy(struct kafka_sink *ks)
     if (!ks->rk)
         return;
     take_everything_back(ks);
+    pthread_mutex_lock(&ks->wake_lock);
+    if (ks->wake_queue)
+        rd_kafka_queue_destroy(ks->wake_queue);
+    ks->wake_queue = NULL;
+    pthread_mutex_unlock(&ks->wake_lock);
     if (ks->rkt)
         rd_kafka_topic_destroy(ks->rkt);
     if (ks->alerts_rkt)
@@ -604,6 +620,9 @@ static int producer_new(struct kafka_sink *ks, struct lme_err *err)
         return lme_err_set(err, LME_EINVAL, "%s: cannot create the producer: %s", ks->base.name,
                            errstr);
     }
+    pthread_mutex_lock(&ks->wake_lock);
+    ks->wake_queue = rd_kafka_queue_get_main(ks->rk);
+    pthread_mutex_unlock(&ks->wake_lock);
     if (!(ks->rkt = topic_new(ks, ks->cfg.topic, err)) ||
         (ks->cfg.alerts_topic && !(ks->alerts_rkt = topic_new(ks, ks->cfg.alerts_topic, err)))) {
         producer_destroy(ks);
@@ -695,6 +714,14 @@ static bool is_alert(enum kafka_alerts_mode mode, const struct lme_event *ev)
     return (ev->flags & LME_EV_DIAGNOSED) && mode != KAFKA_ALERTS_INCIDENTS;
 }
 
+static int kafka_sink_copies(const struct sink *s, const struct lme_event *ev)
+{
+    const struct kafka_sink *ks = (const struct kafka_sink *)s;
+    /* the configuration, not alerts_rkt: this may run on another thread (sink_thread) while a
+     * fatal error replaces the producer */
+    return 1 + (ks->cfg.alerts_topic && is_alert(ks->cfg.alerts, ev));
+}
+
 static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const char *json,
                            size_t len, uint64_t token, struct lme_err *err)
 {
@@ -706,7 +733,7 @@ static int kafka_sink_send(struct sink *s, const struct lme_event *ev, const cha
     int64_t i = hold(ks, json, len, key, key_len);
     if (i < 0)
         return lme_err_set(err, LME_ENOMEM, "%s: out of memory", s->name);
-    int copies = 1 + (ks->alerts_rkt && is_alert(ks->cfg.alerts, ev));
+    int copies = kafka_sink_copies(s, ev);
     struct ticket *t = &ks->tickets.v[i];
     t->token = token;
     t->h->created_ms = ev->created_ms > 0 ? ev->created_ms : 0;
@@ -787,6 +814,16 @@ static void resubmit_due(struct kafka_sink *ks)
     }
 }
 
+/* rd_kafka_queue_yield wakes an rd_kafka_poll waiting on that queue in another thread. */
+static void kafka_sink_wake(struct sink *s)
+{
+    struct kafka_sink *ks = (struct kafka_sink *)s;
+    pthread_mutex_lock(&ks->wake_lock);
+    if (ks->wake_queue)
+        rd_kafka_queue_yield(ks->wake_queue);
+    pthread_mutex_unlock(&ks->wake_lock);
+}
+
 static int kafka_sink_poll(struct sink *s, int timeout_ms, struct lme_err *err)
 {
     struct kafka_sink *ks = (struct kafka_sink *)s;
@@ -856,13 +893,16 @@ static void kafka_sink_destroy(struct sink *s)
     free(ks->names);
     free(ks->values);
     free(ks->cfg.dead_letter_path);
+    pthread_mutex_destroy(&ks->wake_lock);
     free(ks);
 }
 
 static const struct sink_ops kafka_sink_ops = {
     .type = "kafka",
     .send = kafka_sink_send,
+    .copies = kafka_sink_copies,
     .poll = kafka_sink_poll,
+    .wake = kafka_sink_wake,
     .destroy = kafka_sink_destroy,
 };
 
@@ -925,6 +965,7 @@ struct sink *kafka_sink_create(const struct kafka_sink_config *cfg, size_t max_i
         return NULL;
     }
     ks->base.ops = &kafka_sink_ops;
+    pthread_mutex_init(&ks->wake_lock, NULL);
     ks->base.json.no_original = !cfg->event_original;
     ks->max_in_flight_bytes = max_in_flight_bytes;
     snprintf(ks->base.name, sizeof(ks->base.name), "kafka");

@@ -32,6 +32,7 @@ struct kafka_sink_config {
     enum kafka_key_mode key;
     int headers;            /* the headers lme.schema_version and event.code (default 1) */
     int event_original;     /* event.original in the JSON (default 1) */
+    int thread;             /* run on a thread of its own (sink_thread.h; default 1) */
     char *dead_letter_path;
     size_t n_props;         /* librdkafka properties, passed through as given */
     char **prop_names;

@@ -40,11 +40,20 @@ struct sink_ops {
      * settlements of token will follow (1, or 2 when the event also goes to an alerts topic;
      * some may have happened already), or a negative code with err filled when the sink cannot
      * go on (the pipeline stops). A sink may hold the event until its next poll (the Kafka sink
-     * produces in bursts): the owner polls every sink before it waits. */
+     * produces in bursts): the owner polls every sink before it waits. Of the event, a sink reads
+     * only host, component, code, flags, time_ms and created_ms: a sink on a thread of its own
+     * (sink_thread.h) is given no other field. */
     int (*send)(struct sink *s, const struct lme_event *ev, const char *json, size_t len,
                 uint64_t token, struct lme_err *err);
+    /* How many settlements send will announce for ev, known before sending it (NULL: always 1):
+     * sink_thread answers send for the sink it wraps before that sink sees the event. */
+    int (*copies)(const struct sink *s, const struct lme_event *ev);
     /* Serves acknowledgements and retries, waiting at most timeout_ms. Returns 0 or as send. */
     int (*poll)(struct sink *s, int timeout_ms, struct lme_err *err);
+    /* Makes a poll that waits, on another thread, return now (or the next one, if none waits):
+     * the one op that may be called from a thread other than the one calling send and poll.
+     * NULL: the sink's poll cannot be woken, and sink_thread polls it without waiting. */
+    void (*wake)(struct sink *s);
     /* NULL-safe. Releases everything; events still in flight are abandoned (counted). */
     void (*destroy)(struct sink *s);
 };

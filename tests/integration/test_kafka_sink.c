@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "kafka_sink.h"
 #include "proc.h"
 #include "run_cmd.h"
+#include "sink_thread.h"
 
 static const char *mock_tool, *kcat;
 static struct proc broker;
@@ -84,10 +86,13 @@ static struct sink *make_sink(enum kafka_key_mode key, const char *topic, const 
 #define MAX_TOKENS 8192
 static int settled[MAX_TOKENS];
 
+static pthread_t owner; /* settlements come on the caller's thread (sink.h), threaded or not */
+
 static void on_settled(void *ctx, uint64_t token)
 {
     (void)ctx;
     assert_true(token < MAX_TOKENS);
+    assert_true(pthread_equal(pthread_self(), owner));
     settled[token]++;
 }
 
@@ -462,6 +467,40 @@ static void test_fatal_error_with_messages_in_flight(void **state)
     free(got);
 }
 
+/* The sink on a thread of its own (sink_thread.h), as the daemon runs it by default: what crosses
+ * the thread of each event (host and component for the key, the code for its header, the flags
+ * for the alerts copy) arrives intact, every copy settles on the caller's thread, and a fatal
+ * producer error in the middle is recovered as on the caller's thread. */
+static void test_on_its_own_thread(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 5; i++)
+        coded[i] = event("DXM", codes[i], i == 0 ? LME_EV_DIAGNOSED : 0);
+    struct lme_err err;
+    struct sink *s = sink_thread_create(
+        make_sink(KAFKA_KEY_HOST_COMPONENT, "threaded", "threaded-alerts", 0, NULL, NULL), &err);
+    if (!s)
+        fail_msg("%s", err.msg);
+    assert_int_equal(mock_broker_command(&broker, "produce-errors 3 45"), 0);
+    send_all(s, 1000, coded_event, coded_json, &batch, 30000);
+    assert_settled(s, 1000, &batch);
+    assert_int_equal(s->stats.delivered, 1200);
+    s->ops->destroy(s);
+    const char *topics[] = { "threaded", "threaded-alerts" };
+    for (int t = 0; t < 2; t++) {
+        char *got = read_topic(topics[t]);
+        for (int i = 0; i < 1000; i += t ? 5 : 1) /* the alerts topic: the 41220s, every fifth */
+            if (!strstr(got, coded_json(i)))
+                fail_msg("event %d missing from %s", i, topics[t]);
+        for (char *line = got; *line; line = strchr(line, '\n') + 1)
+            if (strncmp(line, "exch01/DXM|", 11) != 0)
+                fail_msg("key of %.60s", line);
+        int n = check_coded_lines(got, 1);
+        assert_true(t == 0 ? n >= 1000 : n >= 200);
+        free(got);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -470,6 +509,7 @@ int main(int argc, char **argv)
     }
     mock_tool = argv[1];
     kcat = argv[2];
+    owner = pthread_self();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alerts_modes),
         cmocka_unit_test(test_key_modes_and_absent_code),
@@ -480,6 +520,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_events_beyond_the_arena_are_kept_and_delivered),
         cmocka_unit_test(test_timed_out_messages_are_sent_again_from_our_copies),
         cmocka_unit_test(test_fatal_error_with_messages_in_flight),
+        cmocka_unit_test(test_on_its_own_thread),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

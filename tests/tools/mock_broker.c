@@ -4,6 +4,7 @@
  *   down | up                          take every broker down / bring them back
  *   produce-errors COUNT CODE...       the next COUNT Produce requests fail with the codes given
  *                                      (numeric librdkafka error codes), cycled
+ *   rtt MS                             every broker answers MS milliseconds late (a far cluster)
  * At the end of standard input it keeps running until SIGTERM/SIGINT. */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -82,6 +83,9 @@ static void serve(rd_kafka_mock_cluster_t *mc, int brokers)
             set_all(mc, brokers, 1);
         else if (strncmp(line, "produce-errors ", 15) == 0)
             produce_errors(mc, line + 15);
+        else if (strncmp(line, "rtt ", 4) == 0)
+            for (int id = 1; id <= brokers; id++)
+                rd_kafka_mock_broker_set_rtt(mc, id, atoi(line + 4));
         else if (strncmp(line, "quit", 4) == 0)
             return;
         else
