@@ -25,7 +25,8 @@
  *
  * Sending reads PREPARED in blocks of 1 MiB. Without --copy a message's payload is the block
  * itself; a block is read into again once every message in it was reported, and BYTES (16 MiB,
- * the default max_in_flight_bytes) worth of blocks bound what is in flight. With --copy a block
+ * twice the default max_in_flight_bytes: fewer 1 MiB blocks stall the floor) worth of blocks
+ * bound what is in flight. With --copy a block
  * is free at once. */
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>

@@ -572,7 +572,7 @@ static const struct conf_key top_keys[] = {
     CONF_OWN_KEY("metrics", false, "/metrics, /health, /ready (metrics)"),
     CONF_INT_KEY(struct config, max_record_bytes, "max_record_bytes", 64 * 1024, 64, 64LL << 20,
                  "records longer than this are cut and tagged lme_truncated"),
-    CONF_INT_KEY(struct config, max_in_flight_bytes, "max_in_flight_bytes", 16 << 20, 1 << 20,
+    CONF_INT_KEY(struct config, max_in_flight_bytes, "max_in_flight_bytes", 8 << 20, 1 << 20,
                  1LL << 40, "the byte budget of events read and not yet settled"),
     CONF_INT_KEY(struct config, drain_timeout_ms, "drain_timeout_ms", 10000, 0, 3600000,
                  "after SIGTERM/SIGINT, the longest wait for what is in flight"),

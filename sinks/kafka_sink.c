@@ -54,7 +54,7 @@ struct held {
 
 /* What the delivery reports of a held event need, in a dense table beside it: its message's
  * opaque is the ticket's index, so that a report reads nothing of the held event itself (cold by
- * then, 16 MiB of events ago: reading it was a cache miss per message). Only the number of copies
+ * then, a budget's worth of events ago: reading it was a cache miss per message). Only the number of copies
  * still due changes: it lives here alone. */
 struct ticket {
     struct held *h;

@@ -71,7 +71,7 @@ static void test_minimal_config_gets_defaults(void **state)
     assert_string_equal(cfg->state_dir, "/var/lib/lme-ingest");
     assert_true(strlen(cfg->host_name) > 0);
     assert_int_equal(cfg->max_record_bytes, 65536);
-    assert_int_equal(cfg->max_in_flight_bytes, 16 << 20);
+    assert_int_equal(cfg->max_in_flight_bytes, 8 << 20);
     assert_int_equal(cfg->n_inputs, 1);
     assert_null(cfg->inputs[0].timezone);
     assert_int_equal(cfg->n_sinks, 1); /* no sink: JSON lines on standard output */
