@@ -376,13 +376,20 @@ static size_t cut_trailer(const char *s, size_t n, size_t own_line, struct lme_s
     return i;
 }
 
+/* "error" in any case, ASCII only: strncasecmp consults the locale, for every record. */
+static bool starts_error(const char *p)
+{
+    return (p[0] | 0x20) == 'e' && (p[1] | 0x20) == 'r' && (p[2] | 0x20) == 'r' &&
+           (p[3] | 0x20) == 'o' && (p[4] | 0x20) == 'r';
+}
+
 /* The status word of "Error {Status word}: ..." (also "{Status word}: ..." and the "Error (X}"
  * typo real logs carry), or an absent slice. */
 static struct lme_str status_word(struct lme_str m)
 {
     struct lme_str none = { NULL, 0 };
     size_t i = 0;
-    bool error_prefix = m.len >= 5 && strncasecmp(m.ptr, "error", 5) == 0;
+    bool error_prefix = m.len >= 5 && starts_error(m.ptr);
     if (error_prefix) {
         i = 5;
         while (i < m.len && is_space((unsigned char)m.ptr[i]))

@@ -14,6 +14,7 @@
 #include <glob.h>
 #include <jansson.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,9 @@ static void test_every_record_arrives_once_keyed_and_in_order(void **state)
         fprintf(stderr, "%s", res.err);
     assert_int_equal(res.status, 0);
     assert_non_null(strstr(res.err, "delivered=134 dead_lettered=0"));
+    cpu_set_t cpus; /* on two CPUs or more, the sink has its own thread */
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1)
+        assert_null(strstr(res.err, "one CPU"));
     char samples[PATH_MAX];
     snprintf(samples, sizeof(samples), "%s/samples", fixtures);
     assert_true(log_files_settled(res.err, samples, -1));
@@ -261,6 +265,39 @@ static void test_every_record_arrives_once_keyed_and_in_order(void **state)
     json_t *msg;
     json_array_foreach(msgs, i, msg)
         check_message(msg);
+    check_all_arrived(msgs, 1);
+    check_order_per_key(msgs);
+    json_decref(msgs);
+    proc_stop(&mb);
+}
+
+/* With one CPU to run on (the affinity a child inherits), the sink stays on the reading thread,
+ * says so, and every record arrives once as with its own thread. */
+static void test_one_cpu_produces_on_the_reading_thread(void **state)
+{
+    (void)state;
+    cpu_set_t all, one;
+    assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &all)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    struct proc mb;
+    char brokers[512];
+    start_broker(&mb, brokers, sizeof(brokers));
+    const char *cfg = write_config("one-cpu.json", brokers, NULL, NULL);
+    assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+    struct run_result res = run((const char *const[]){ binary, "run", "--config", cfg, "--once", NULL });
+    assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
+    if (res.status != 0)
+        fprintf(stderr, "%s", res.err);
+    assert_int_equal(res.status, 0);
+    assert_non_null(strstr(res.err, "one CPU: the Kafka sink produces on the reading thread"));
+    assert_non_null(strstr(res.err, "delivered=134 dead_lettered=0"));
+    run_result_free(&res);
+    json_t *msgs = consume(brokers);
     check_all_arrived(msgs, 1);
     check_order_per_key(msgs);
     json_decref(msgs);
@@ -436,6 +473,7 @@ int main(int argc, char **argv)
     kcat = argv[4];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_record_arrives_once_keyed_and_in_order),
+        cmocka_unit_test(test_one_cpu_produces_on_the_reading_thread),
         cmocka_unit_test(test_broker_down_at_start_then_up),
         cmocka_unit_test(test_unreachable_broker_ends_once_with_the_count),
         cmocka_unit_test(test_too_large_events_go_to_the_dead_letter_file),
