@@ -1,8 +1,9 @@
 /* The pipeline: the file inputs (inputs.h) -> the router (router.h: enrichment, JSON, every
  * sink) -> the commit of acknowledgements to checkpoints (commit.h), wired and run in one loop.
- * The only module that knows more than one stage. Single-threaded: following files, parsing,
- * encoding, serving the sinks' acknowledgements and saving checkpoints all happen on the
- * caller's thread, in turn. */
+ * The only module that knows more than one stage. Following files, parsing, encoding, serving
+ * the sinks' acknowledgements and saving checkpoints all happen on the caller's thread, in turn;
+ * a Kafka sink produces on a thread of its own (sink_thread.h), behind the sink interface, and
+ * its acknowledgements still arrive on the caller's thread. */
 #ifndef LME_PIPELINE_H
 #define LME_PIPELINE_H
 

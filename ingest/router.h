@@ -3,8 +3,9 @@
  * goes to every sink; while the sinks' in-flight bytes are at the budget (max_in_flight_bytes),
  * sending waits, serving the sinks. Owns the sinks and the enrichment stage.
  *
- * Threads: one. The sinks settle on this thread, inside router_send and router_poll (sink.h);
- * settlements only mark records in commit. */
+ * Threads: one. The sinks settle on this thread, inside router_send and router_poll (sink.h),
+ * also a Kafka sink that produces on a thread of its own (sink_thread.h); settlements only mark
+ * records in commit. */
 #ifndef LME_ROUTER_H
 #define LME_ROUTER_H
 
