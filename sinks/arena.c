@@ -95,11 +95,11 @@ static struct block *reuse(struct arena *a, unsigned cls, size_t *size, unsigned
 }
 
 /* Blocks are cold when they are taken again: written last when their event was, read since by
- * librdkafka's threads, a budget's worth of other events ago. Copying an event into one cost the producing
- * thread a cache miss for every line of it (the largest item of its profile). So when a block is
- * taken, the one the next take of its class will get (the new top of the class's stack; released
- * blocks go under it) is prefetched for writing: its lines arrive while this event is produced
- * and the next is parsed. */
+ * librdkafka's threads, a budget's worth of other events ago. Copying an event into one cost the
+ * producing thread a cache miss for every line of it (the largest item of its profile). So when a
+ * block is taken, the one the next take of its class will get (the new top of the class's stack;
+ * released blocks go under it) is prefetched for writing: its lines arrive while this event is
+ * produced and the next is parsed. */
 static void prefetch_next(const struct arena *a, unsigned cls)
 {
     const struct free_stack *fs = &a->free[cls];

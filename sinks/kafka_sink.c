@@ -16,7 +16,7 @@
  * produced again, for as long as it takes. A fatal producer error (idempotence) purges the
  * producer, which returns every message through its report, recreates it and re-sends them all.
  * Reports arrive only inside rd_kafka_poll(), so everything here runs on the caller's thread
- * (sink_thread's, by default: see kafka_sink.h), but for kafka_sink_wake and kafka_sink_copies. */
+ * (sink_thread's, by default: see sink_thread.h), but for kafka_sink_wake and kafka_sink_copies. */
 #include "kafka_sink.h"
 
 #include <librdkafka/rdkafka.h>
@@ -54,8 +54,8 @@ struct held {
 
 /* What the delivery reports of a held event need, in a dense table beside it: its message's
  * opaque is the ticket's index, so that a report reads nothing of the held event itself (cold by
- * then, a budget's worth of events ago: reading it was a cache miss per message). Only the number of copies
- * still due changes: it lives here alone. */
+ * then, a budget's worth of events ago: reading it was a cache miss per message). Only the number
+ * of copies still due changes: it lives here alone. */
 struct ticket {
     struct held *h;
     uint64_t token;

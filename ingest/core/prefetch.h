@@ -1,5 +1,5 @@
 /* Prefetching a cache line that is about to be written, for memory that went cold between two
- * uses (the Kafka sink's arena blocks and tickets, reused a budget's worth of other events later). */
+ * uses (the Kafka sink's arena blocks and tickets, reused a budget's worth of events later). */
 #ifndef LME_PREFETCH_H
 #define LME_PREFETCH_H
 
