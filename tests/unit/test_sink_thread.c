@@ -70,10 +70,10 @@ static char *temp_path(void)
     return path;
 }
 
-/* Event i's JSON: sizes from 20 bytes to 1 KB, and one of 300 KB (more than a batch holds). */
+/* Event i's JSON: sizes from 20 bytes to 1 KB, and one of 600 KB (more than a batch holds). */
 static size_t event_json(size_t i, char *out, size_t size)
 {
-    size_t pad = i == 2500 ? 300 * 1024 : (i * 37) % 1000;
+    size_t pad = i == 2500 ? 600 * 1024 : (i * 37) % 1000;
     int n = snprintf(out, size, "{\"n\":%zu,\"pad\":\"", i);
     memset(out + n, 'a' + (char)(i % 26), pad);
     memcpy(out + n + pad, "\"}", 3);
@@ -87,7 +87,7 @@ static void test_every_event_in_order_each_token_once(void **state)
     char *path = temp_path();
     struct seen seen;
     struct sink *s = make(path, &seen, 2 * N);
-    static char json[310 * 1024];
+    static char json[610 * 1024];
     struct lme_err err = { 0 };
     uint64_t bytes = 0;
     for (size_t i = 0; i < N; i++) {
@@ -116,7 +116,7 @@ static void test_every_event_in_order_each_token_once(void **state)
 
     FILE *f = fopen(path, "r");
     assert_non_null(f);
-    static char line[311 * 1024];
+    static char line[611 * 1024];
     size_t i = 0;
     uint64_t read_bytes = 0;
     while (fgets(line, sizeof(line), f)) {
@@ -147,7 +147,7 @@ static void test_batched_events_count_in_flight(void **state)
     for (int i = 0; i < 10; i++)
         assert_int_equal(s->ops->send(s, &ev, "{\"a\":1}", 7, (uint64_t)i, &err), 1);
     assert_int_equal(s->stats.in_flight, 10);
-    assert_int_equal(s->stats.in_flight_bytes, 70); /* none handed over yet: a batch holds 256 */
+    assert_int_equal(s->stats.in_flight_bytes, 70); /* none handed over yet: a batch holds 1,024 */
     assert_int_equal(seen.n, 0);
     assert_int_equal(poll_until_settled(s, &err), 0);
     assert_int_equal(seen.n, 10);
