@@ -49,10 +49,19 @@ row() { # NAME LABEL
         printf "| %s | %.3f | %.3f | %.0f | %.1f | %.1f | %d |\n", name, w, c, n/w, b/w/1e6, r/1024, f }'
 }
 
+# paired NAME_A NAME_B: the median over rounds of A's wall time over B's in the same round. The
+# machine's slow spells last seconds to minutes and move both runs of a round alike, so this
+# varies less than the ratio of the medians.
+paired() {
+    paste <(grep "^$1 wall_s=" "$runs" | sed 's/.*wall_s=\([^ ]*\).*/\1/') \
+        <(grep "^$2 wall_s=" "$runs" | sed 's/.*wall_s=\([^ ]*\).*/\1/') |
+        awk '{ print $1 / $2 }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
 ratio() { # LABEL NAME_A NAME_B
     awk -v l="$1" -v wa="$(median "$2" wall_s)" -v wb="$(median "$3" wall_s)" \
-        -v ca="$(median "$2" cpu_s)" -v cb="$(median "$3" cpu_s)" \
-        'BEGIN{ printf "| %s | %.2f | %.2f |\n", l, wa / wb, ca / cb }'
+        -v ca="$(median "$2" cpu_s)" -v cb="$(median "$3" cpu_s)" -v p="$(paired "$2" "$3")" \
+        'BEGIN{ printf "| %s | %.2f | %.2f | %.2f |\n", l, wa / wb, ca / cb, p }'
 }
 
 # A mock cluster for the Kafka rows, stopped on exit.
@@ -123,8 +132,8 @@ row noinc "the same as the first, incidents off"
 [ -z "$baseline" ] || row baseline "baseline ($baseline), enrichment off"
 [ -z "$baseline" ] || row baseline_on "baseline ($baseline), its default (enrichment on)"
 echo
-echo "| ratio of medians | wall | CPU |"
-echo "|---|---|---|"
+echo "| ratio of medians | wall | CPU | wall, paired by round |"
+echo "|---|---|---|---|"
 ratio "run --once, enrichment off / kafka-floor (the same events)" plain floor
 ratio "run --once (enrichment on: +4.8% bytes) / kafka-floor" run floor
 ratio "run --once, enrichment off / kafka-floor --naive" plain naive
