@@ -18,7 +18,7 @@
 /* A batch's size sets how often the two threads meet: at 256 events or 128 KiB they met 4,000
  * times for the benchmark's million events, and their lock and wake-ups made 14,000 context
  * switches (the reading thread blocked on the lock the sink's thread held, then the reverse); at
- * 1,024 or 512 KiB, 5,000, and 1-2% less wall time. A poll hands over a batch not yet full, so a
+ * 1,024 or 512 KiB, 5,000, and 1-4% less wall time. A poll hands over a batch not yet full, so a
  * slow trickle of events waits no longer for it. */
 #define BATCH_EVENTS 1024       /* four of the Kafka sink's bursts */
 #define BATCH_BYTES (512 << 10) /* handed over once this much is in it */
