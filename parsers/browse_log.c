@@ -53,10 +53,11 @@ struct browse_log {
     pcre2_match_context *mctx;
     struct lme_buf msg; /* scratch for messages joined from several lines */
     /* The last header's date and time as written, from its date to the end of its time, and
-     * what they read as: consecutive records mostly share them (whole seconds). */
+     * what they read as in zone tz: consecutive records mostly share them (whole seconds). */
     char when[WHEN_MAX];
     size_t when_len, date_len; /* when_len 0: nothing kept */
-    struct lme_civil civil;
+    const struct lme_tz *tz;
+    int64_t utc_ms;
 };
 
 static int group(pcre2_code *code, const char *name)
@@ -478,26 +479,32 @@ static struct lme_str field(const struct browse_log_record *rec, struct browse_l
     return (struct lme_str){ sp.len ? rec->header + sp.off : NULL, sp.len };
 }
 
-/* The header's local time, read as the last header's when it was written the same. */
-static int read_local_time(struct browse_log *bl, const struct browse_log_record *rec,
-                           struct lme_civil *local)
+/* The header's time in UTC, taken from the last header's when it was written the same and read
+ * in the same zone (a conversion depends on nothing else). Returns 0 or an error of
+ * browse_log_parse_time or lme_tz_to_utc. */
+static int read_utc_time(struct browse_log *bl, const struct browse_log_record *rec,
+                         struct lme_tz *tz, int64_t *ms)
 {
     const struct browse_log_header *h = &rec->hdr;
     const char *date = rec->header + h->date.off, *time = rec->header + h->time.off;
     size_t when_len = h->time.off + h->time.len - h->date.off;
     bool memo = h->time.off > h->date.off && when_len <= WHEN_MAX;
-    if (memo && when_len == bl->when_len && h->date.len == bl->date_len &&
+    if (memo && when_len == bl->when_len && h->date.len == bl->date_len && bl->tz == tz &&
         memcmp(bl->when, date, when_len) == 0) {
-        *local = bl->civil;
+        *ms = bl->utc_ms;
         return 0;
     }
-    int rc = browse_log_parse_time(date, h->date.len, time, h->time.len, local);
+    struct lme_civil local;
+    int rc = browse_log_parse_time(date, h->date.len, time, h->time.len, &local);
+    if (rc == 0)
+        rc = lme_tz_to_utc(tz, &local, ms);
     bl->when_len = 0;
     if (rc == 0 && memo) {
         memcpy(bl->when, date, when_len);
         bl->when_len = when_len;
         bl->date_len = h->date.len;
-        bl->civil = *local;
+        bl->tz = tz;
+        bl->utc_ms = *ms;
     }
     return rc;
 }
@@ -506,10 +513,8 @@ static void parse_time_fields(struct browse_log *bl, const struct browse_log_rec
                               struct lme_tz *tz, struct lme_event *ev)
 {
     const struct browse_log_header *h = &rec->hdr;
-    struct lme_civil local;
     int64_t ms;
-    if (h->date.len && h->time.len && read_local_time(bl, rec, &local) == 0 &&
-        lme_tz_to_utc(tz, &local, &ms) == 0) {
+    if (h->date.len && h->time.len && read_utc_time(bl, rec, tz, &ms) == 0) {
         ev->time_ms = ms;
         return;
     }

@@ -82,7 +82,8 @@ enum browse_log_kind browse_log_classify_pcre2(struct browse_log *bl, const char
  * severity, origin_file/line, error_type, shape, flags and time_ms (set to ev->created_ms and
  * flagged LME_EV_NO_TIMESTAMP when the record has no usable time, so set created_ms first).
  * Slices point into rec's memory or into bl's scratch buffer: valid until the next call with bl.
- * Returns 0, or LME_ENOMEM. */
+ * bl remembers the last time it converted and the zone it used (by address): a tz passed to it
+ * must stay open as long as bl. Returns 0, or LME_ENOMEM. */
 int browse_log_parse(struct browse_log *bl, const struct browse_log_record *rec, struct lme_tz *tz,
                      struct lme_event *ev);
 

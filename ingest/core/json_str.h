@@ -127,128 +127,121 @@ static inline bool lme_byte_is_plain(unsigned char c)
     return lme_json_plain_bytes[c];
 }
 
-/* Copies s[0, n) to w: up to 32 bytes as two loads and two stores that overlap (no call). */
-static inline void lme_json_copy(char *w, const unsigned char *s, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t head, tail;
-        memcpy(&head, s, 8);
-        memcpy(&tail, s + n - 8, 8);
-        memcpy(w, &head, 8);
-        memcpy(w + n - 8, &tail, 8);
-    } else if (n > 16 && n <= 32) {
-        char head[16], tail[16];
-        memcpy(head, s, 16);
-        memcpy(tail, s + n - 16, 16);
-        memcpy(w, head, 16);
-        memcpy(w + n - 16, tail, 16);
-    } else if (n >= 4 && n < 8) {
-        uint32_t head, tail;
-        memcpy(&head, s, 4);
-        memcpy(&tail, s + n - 4, 4);
-        memcpy(w, &head, 4);
-        memcpy(w + n - 4, &tail, 4);
-    } else if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            w[i] = (char)s[i];
-    } else {
-        memcpy(w, s, n);
-    }
-}
-
-#ifdef __SSE2__
-/* A bit for each of the 16 bytes at s that needs attention: a control byte, '"', '\\', or a byte
- * from 0x80 (compared as signed, those are below 0x20 too). */
-static inline unsigned lme_json_special16(const unsigned char *s)
-{
-    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    __m128i v = _mm_loadu_si128((const __m128i *)s);
-    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, space),
-                               _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-    return (unsigned)_mm_movemask_epi8(bad);
-}
-
-/* How many bytes from s[i] on, up to s[n], need no escaping: 16 at a time. The last bytes of a
- * string of 16 or more are read as the 16 that end it (all of them the string's); a shorter
- * string is read a byte at a time. */
-static inline size_t lme_json_plain_run(const unsigned char *s, size_t i, size_t n)
-{
-    size_t from = i;
-    for (; i + 16 <= n; i += 16) {
-        unsigned mask = lme_json_special16(s + i);
-        if (mask)
-            return i + (size_t)__builtin_ctz(mask) - from;
-    }
-    if (i == n)
-        return n - from;
-    if (n < 16) {
-        while (i < n && lme_byte_is_plain(s[i]))
-            i++;
-        return i - from;
-    }
-    unsigned mask = lme_json_special16(s + n - 16) >> (i - (n - 16));
-    return (mask ? i + (size_t)__builtin_ctz(mask) : n) - from;
-}
-#else
 /* True when none of the 8 bytes needs attention: no control byte, '"', '\\' or byte >= 0x80. */
 static inline bool lme_word_is_plain(uint64_t v)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t ctl = (v - ones * 0x20) & ~v;          /* high bit set where byte < 0x20 */
+    uint64_t ctl = (v - ones * 0x20) & ~v; /* high bit set where byte < 0x20 */
     uint64_t quote = v ^ (ones * '"');
     uint64_t bslash = v ^ (ones * '\\');
     uint64_t hits = ctl | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | v;
     return (hits & highs) == 0;
 }
 
-/* How many bytes from s[i] on, up to s[n], need no escaping: 8 at a time. */
-static inline size_t lme_json_plain_run(const unsigned char *s, size_t i, size_t n)
+/* Short strings (a code, a host, a component): when all of s[0, n), 4 <= n < 16, is plain,
+ * copies it to w as two loads and two stores that overlap, and returns true; checked as two
+ * words, not a byte at a time (that loop cost the encoder 200 instructions an event). */
+static inline bool lme_json_put_short(char *w, const unsigned char *s, size_t n)
 {
-    size_t from = i;
+    if (n >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, s, 8);
+        memcpy(&tail, s + n - 8, 8);
+        if (!lme_word_is_plain(head) || !lme_word_is_plain(tail))
+            return false;
+        memcpy(w, &head, 8);
+        memcpy(w + n - 8, &tail, 8);
+        return true;
+    }
+    uint32_t head, tail;
+    memcpy(&head, s, 4);
+    memcpy(&tail, s + n - 4, 4);
+    if (!lme_word_is_plain((uint64_t)tail << 32 | head))
+        return false;
+    memcpy(w, &head, 4);
+    memcpy(w + n - 4, &tail, 4);
+    return true;
+}
+
+#ifdef __SSE2__
+/* A bit for each of the 16 bytes of v that needs attention: a control byte, '"', '\\', or a
+ * byte from 0x80 (compared as signed, those are below 0x20 too). */
+static inline unsigned lme_json_special16(__m128i v)
+{
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\');
+    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, space),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+    return (unsigned)_mm_movemask_epi8(bad);
+}
+
+/* Long strings: copies s[0, n), n >= 16, to w 16 bytes at a time while checking them, and
+ * returns how many bytes from the start need no escaping. The last bytes are read (and
+ * written) as the 16 that end the string. Bytes past the returned count may be written too:
+ * never past w[n], and the escaped rest of the string, at least as long, overwrites them. */
+static inline size_t lme_json_put_long(char *w, const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        _mm_storeu_si128((__m128i *)(w + i), v);
+        unsigned mask = lme_json_special16(v);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
+    }
+    if (i == n)
+        return n;
+    __m128i v = _mm_loadu_si128((const __m128i *)(s + n - 16));
+    _mm_storeu_si128((__m128i *)(w + n - 16), v);
+    unsigned mask = lme_json_special16(v) >> (i - (n - 16));
+    return mask ? i + (size_t)__builtin_ctz(mask) : n;
+}
+#else
+/* The same, 8 bytes at a time, the last bytes one at a time. */
+static inline size_t lme_json_put_long(char *w, const unsigned char *s, size_t n)
+{
+    size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t v;
         memcpy(&v, s + i, 8);
         if (!lme_word_is_plain(v))
             break;
+        memcpy(w + i, &v, 8);
     }
-    while (i < n && lme_byte_is_plain(s[i]))
-        i++;
-    return i - from;
+    for (; i < n && lme_byte_is_plain(s[i]); i++)
+        w[i] = (char)s[i];
+    return i;
 }
 #endif
 
-/* The escaper: each run of plain bytes copied as it is, then the byte that ended it escaped, or
- * the UTF-8 character it starts copied, or its Windows-1252 character written as UTF-8. */
+/* Copies the bytes at the start of s[0, n) that need no escaping to w and returns how many; may
+ * write bytes past them as lme_json_put_long says. */
+static inline size_t lme_json_put_plain(char *w, const unsigned char *s, size_t n)
+{
+    if (n >= 16)
+        return lme_json_put_long(w, s, n);
+    if (n >= 4 && lme_json_put_short(w, s, n))
+        return n;
+    size_t i = 0;
+    for (; i < n && lme_byte_is_plain(s[i]); i++)
+        w[i] = (char)s[i];
+    return i;
+}
+
+/* The rest of a string from its first byte that needs attention, s[i]: out of line, since most
+ * strings have none and the inline part stays small enough to be inlined everywhere. */
+char *lme_json_put_escaped(char *w, const unsigned char *s, size_t i, size_t n, bool *non_utf8);
+
+/* The escaper: the plain bytes that start the string copied as they are (most strings are all
+ * plain), the rest by lme_json_put_escaped. */
 static inline char *lme_json_put_string(char *w, const char *str, size_t n, bool *non_utf8)
 {
     const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
     *w++ = '"';
-    for (;;) {
-        size_t k = lme_json_plain_run(s, i, n);
-        lme_json_copy(w, s + i, k);
-        w += k;
-        i += k;
-        if (i >= n)
-            break;
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            w = lme_put_escaped_ascii(w, c);
-            i++;
-            continue;
-        }
-        size_t len = lme_utf8_seq_len(s + i, n - i);
-        if (len) {
-            memcpy(w, s + i, len);
-            w += len;
-            i += len;
-            continue;
-        }
-        w = lme_put_codepoint(w, c < 0xA0 ? lme_cp1252_high[c - 0x80] : c);
-        *non_utf8 = true;
-        i++;
-    }
+    size_t k = lme_json_put_plain(w, s, n);
+    w += k;
+    if (k < n)
+        w = lme_json_put_escaped(w, s, k, n, non_utf8);
     *w++ = '"';
     return w;
 }

@@ -406,6 +406,27 @@ static void test_time_kept_from_the_last_header_changes_nothing(void **state)
     }
 }
 
+/* The kept time is the UTC time of the last header in the zone it was read in: the same header
+ * read in another zone is converted again, not taken from the one before. */
+static void test_time_kept_only_for_the_same_zone(void **state)
+{
+    struct fixture *f = *state;
+    struct lme_err err;
+    struct lme_tz *berlin = lme_tz_open("Europe/Berlin", &err);
+    assert_non_null(berlin);
+    static const char header[] = "1998/03/17 22:22:50 - A(1) 3 04108:x";
+    struct lme_tz *utc = f->tz;
+    int64_t in_utc = parse_record(state, header).time_ms;
+    f->tz = berlin;
+    int64_t in_berlin = parse_record(state, header).time_ms;
+    f->tz = utc;
+    int64_t again_in_utc = parse_record(state, header).time_ms;
+    lme_tz_destroy(berlin);
+    assert_int_equal(in_utc, INT64_C(890173370000));          /* 1998-03-17T22:22:50Z */
+    assert_int_equal(in_berlin, in_utc - 3600 * 1000);        /* CET, UTC+1 */
+    assert_int_equal(again_in_utc, in_utc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_padding_trim_keeps_utf8),
         cmocka_unit_test(test_parse_time_forms),
         cmocka_unit_test(test_time_kept_from_the_last_header_changes_nothing),
+        cmocka_unit_test(test_time_kept_only_for_the_same_zone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

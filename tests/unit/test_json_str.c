@@ -1,6 +1,8 @@
 /* json_str.h's escaper against a reference written a byte at a time: its runs of plain bytes are
- * found 16 (SSE2) or 8 bytes at a time, with the string's last bytes read as the window that ends
- * it, so lengths around those widths and special bytes at every place are what matter. */
+ * found (and copied, before they are known to be plain) 16 (SSE2) or 8 bytes at a time, with the
+ * string's last bytes read as the window that ends it, and strings of 4 to 15 bytes as two words
+ * that overlap, so lengths around those widths and special bytes at every place are what
+ * matter. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
