@@ -147,9 +147,36 @@ static struct browse_log_span span_of(const PCRE2_SIZE *ov, int group_no)
     return sp;
 }
 
+/* What a byte can be where records are trimmed and trailers cut, looked up once instead of
+ * compared in turn (trim and cut_trailer walk every record's ends a byte at a time). */
+enum {
+    SPACE = 1,  /* [ \t\r\v\f\xA0] */
+    MODULE = 2, /* a trailer's module name: [A-Za-z0-9_.] */
+};
+
+#define BYTE_CLASS(c)                                                                             \
+    (((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\v' || (c) == '\f' || (c) == 0xA0      \
+          ? SPACE                                                                                 \
+          : 0) |                                                                                  \
+     (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') ||   \
+              (c) == '_' || (c) == '.'                                                            \
+          ? MODULE                                                                                \
+          : 0))
+#define BYTE_ROW(b)                                                                               \
+    BYTE_CLASS(b), BYTE_CLASS(b + 1), BYTE_CLASS(b + 2), BYTE_CLASS(b + 3), BYTE_CLASS(b + 4),    \
+        BYTE_CLASS(b + 5), BYTE_CLASS(b + 6), BYTE_CLASS(b + 7), BYTE_CLASS(b + 8),               \
+        BYTE_CLASS(b + 9), BYTE_CLASS(b + 10), BYTE_CLASS(b + 11), BYTE_CLASS(b + 12),            \
+        BYTE_CLASS(b + 13), BYTE_CLASS(b + 14), BYTE_CLASS(b + 15)
+
+static const unsigned char byte_classes[256] = {
+    BYTE_ROW(0x00), BYTE_ROW(0x10), BYTE_ROW(0x20), BYTE_ROW(0x30), BYTE_ROW(0x40), BYTE_ROW(0x50),
+    BYTE_ROW(0x60), BYTE_ROW(0x70), BYTE_ROW(0x80), BYTE_ROW(0x90), BYTE_ROW(0xA0), BYTE_ROW(0xB0),
+    BYTE_ROW(0xC0), BYTE_ROW(0xD0), BYTE_ROW(0xE0), BYTE_ROW(0xF0),
+};
+
 static bool is_space(unsigned char c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' || c == 0xA0;
+    return byte_classes[c] & SPACE;
 }
 
 enum browse_log_kind browse_log_classify(struct browse_log *bl, const char *line, size_t len,
@@ -309,8 +336,7 @@ static struct lme_str trim(const char *s, size_t n)
 
 static bool is_module_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.';
+    return byte_classes[(unsigned char)c] & MODULE;
 }
 
 /* The start of the run of spaces ending at s[i - 1] (i when there is none). */

@@ -39,28 +39,25 @@ static void put_2d(char *w, unsigned v)
     memcpy(w, digit_pairs + 2 * v, 2);
 }
 
-static int digits(uint64_t v)
-{
-    int n = 1;
-    for (; v >= 100; v /= 100)
-        n += 2;
-    return n + (v >= 10);
-}
-
-/* Written from its last digit back, two at a time. */
+/* Written two digits at a time from the last one back, into the end of a scratch of 20
+ * bytes, then copied as 20 bytes whatever its length (one move, no call): the writer always has
+ * room for that (worst_case), and what lies past the number is written over next. */
 static void put_u64(struct writer *wr, uint64_t v)
 {
-    int n = digits(v);
-    char *w = wr->w + n;
-    wr->w = w;
+    char tmp[40]; /* the number ends at tmp + 20; the copy reads 20 bytes from its start */
+    char *p = tmp + 20;
     for (; v >= 100; v /= 100) {
-        w -= 2;
-        put_2d(w, (unsigned)(v % 100));
+        p -= 2;
+        put_2d(p, (unsigned)(v % 100));
     }
-    if (v >= 10)
-        put_2d(w - 2, (unsigned)v);
-    else
-        w[-1] = (char)('0' + v);
+    if (v >= 10) {
+        p -= 2;
+        put_2d(p, (unsigned)v);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    memcpy(wr->w, p, 20);
+    wr->w += tmp + 20 - p;
 }
 
 static void put_i64(struct writer *wr, int64_t v)
