@@ -230,6 +230,35 @@ static int encode(struct router *r, const struct lme_event *ev, const struct eve
     return event_json_encode_with(ev, opts, &r->memo, &r->json);
 }
 
+/* json to sink i; adds the settlements that will come to *copies. */
+static int send_to(struct router *r, size_t i, const struct lme_event *ev, const char *json,
+                   size_t len, uint64_t token, int *copies, struct lme_err *err)
+{
+    int n = r->sinks[i]->ops->send(r->sinks[i], ev, json, len, token, err);
+    if (n < 0)
+        return n;
+    *copies += n;
+    if (!(token & OUTBOX_TOKEN))
+        commit_expect(r->commit, token, n);
+    return 0;
+}
+
+/* The one sink lends a buffer (sink.h): the event is encoded straight into it, which spares a
+ * copy of every event's JSON. */
+static int to_lending_sink(struct router *r, const struct lme_event *ev, uint64_t token,
+                           int *copies, struct lme_err *err)
+{
+    struct sink *s = r->sinks[0];
+    struct lme_buf *b;
+    int rc = s->ops->json_buffer(s, &b, err);
+    if (rc)
+        return rc;
+    size_t from = b->len;
+    if (event_json_encode_with(ev, &s->json, &r->memo, b) != 0)
+        return lme_err_set(err, LME_ENOMEM, "router: out of memory");
+    return send_to(r, 0, ev, b->data + from, b->len - from, token, copies, err);
+}
+
 /* The event to every sink, encoded once per distinct option set; *copies: how many settlements
  * will come. A record's token waits in commit for each. */
 static int to_sinks(struct router *r, const struct lme_event *ev, uint64_t token, int *copies,
@@ -238,6 +267,8 @@ static int to_sinks(struct router *r, const struct lme_event *ev, uint64_t token
     static const struct event_json_opts whole = { 0 };
     const struct event_json_opts *made = r->n_sinks ? &r->sinks[0]->json : &whole;
     *copies = 0;
+    if (r->n_sinks == 1 && r->sinks[0]->ops->json_buffer)
+        return to_lending_sink(r, ev, token, copies, err);
     if (encode(r, ev, made) != 0)
         return lme_err_set(err, LME_ENOMEM, "router: out of memory");
     for (size_t i = 0; i < r->n_sinks; i++) {
@@ -246,12 +277,9 @@ static int to_sinks(struct router *r, const struct lme_event *ev, uint64_t token
             if (encode(r, ev, made) != 0)
                 return lme_err_set(err, LME_ENOMEM, "router: out of memory");
         }
-        int n = r->sinks[i]->ops->send(r->sinks[i], ev, r->json.data, r->json.len, token, err);
-        if (n < 0)
-            return n;
-        *copies += n;
-        if (!(token & OUTBOX_TOKEN))
-            commit_expect(r->commit, token, n);
+        int rc = send_to(r, i, ev, r->json.data, r->json.len, token, copies, err);
+        if (rc)
+            return rc;
     }
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "err.h"
 #include "event.h"
 #include "event_json.h"
@@ -45,6 +46,12 @@ struct sink_ops {
      * (sink_thread.h) is given no other field. */
     int (*send)(struct sink *s, const struct lme_event *ev, const char *json, size_t len,
                 uint64_t token, struct lme_err *err);
+    /* Optional: a buffer of the sink's own that the next event's JSON may be encoded into,
+     * appended to *buf from its len on and then passed to send, which finds it there and does
+     * not copy it. Valid until the sink's next send or poll. The owner of several sinks does not
+     * use it: one sink's send could move the buffer while another still reads the JSON. Returns
+     * 0 or as send. NULL: the owner encodes into a buffer of its own. */
+    int (*json_buffer)(struct sink *s, struct lme_buf **buf, struct lme_err *err);
     /* How many settlements send will announce for ev, known before sending it (NULL: always 1):
      * sink_thread answers send for the sink it wraps before that sink sees the event. */
     int (*copies)(const struct sink *s, const struct lme_event *ev);

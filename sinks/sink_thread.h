@@ -1,5 +1,6 @@
 /* A sink on a thread of its own: wraps another sink (the inner one) so that its send and poll run
- * on a thread it starts, while the owner's thread only copies each event into a batch. Reading,
+ * on a thread it starts, while the owner's thread only puts each event into a batch (its JSON
+ * encoded there, when the owner uses the batch it lends: sink.h's json_buffer). Reading,
  * parsing and encoding then overlap with producing: on two cores, the Kafka sink's share of the
  * work (librdkafka's produce path, delivery reports) no longer waits behind the parser's.
  *
