@@ -6,6 +6,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct cursor {
     const unsigned char *s;
@@ -64,22 +67,25 @@ static size_t skip(struct cursor *c, unsigned what, size_t max)
 
 /* WS*+; returns how many it took. Headers pad their component with runs of spaces (8 on
  * average on the benchmark, 20 and more in real logs): those are skipped 8 at a time. */
-static size_t skip_ws(struct cursor *c)
+static inline __attribute__((always_inline)) size_t skip_ws(struct cursor *c)
 {
     size_t from = c->i;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    while (c->n - c->i >= 8) {
-        uint64_t v;
-        memcpy(&v, c->s + c->i, 8);
-        v ^= 0x2020202020202020ULL; /* 0 where a space is */
-        if (v) {
-            c->i += (size_t)__builtin_ctzll(v) / 8; /* the first byte that is not one */
-            break;
+    if (c->i < c->n && c->s[c->i] == ' ') { /* most runs are none, or one byte */
+        while (c->n - c->i >= 8) {
+            uint64_t v;
+            memcpy(&v, c->s + c->i, 8);
+            v ^= 0x2020202020202020ULL; /* 0 where a space is */
+            if (v) {
+                c->i += (size_t)__builtin_ctzll(v) / 8; /* the first byte that is not one */
+                break;
+            }
+            c->i += 8;
         }
-        c->i += 8;
     }
 #endif
-    skip(c, WS, SIZE_MAX); /* tabs, 0xA0, and the last bytes */
+    while (c->i < c->n && is(c->s[c->i], WS)) /* tabs, 0xA0, and the last bytes */
+        c->i++;
     return c->i - from;
 }
 
@@ -186,13 +192,50 @@ static bool read_when(struct cursor *c, struct browse_log_header *h)
 }
 
 /* (?<comp>[A-Za-z_$][A-Za-z0-9_$.-]*+) */
+#ifdef __SSE2__
+/* A bit for each of the 16 bytes at p that is not of [A-Za-z0-9_$.-]. Ranges are compared as
+ * signed bytes, shifted so that each starts at -128. */
+static unsigned not_comp16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* a letter's lowercase; others move */
+    __m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(lower, _mm_set1_epi8((char)(0x80 - 'a'))),
+                                   _mm_set1_epi8((char)(0x80 + 26)));
+    __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
+                                   _mm_set1_epi8((char)(0x80 + 10)));
+    __m128i punct = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('$'))),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))));
+    __m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), punct);
+    return (unsigned)_mm_movemask_epi8(ok) ^ 0xFFFFu;
+}
+#endif
+
+/* [A-Za-z0-9_$.-]*+: 16 bytes at a time while the line has them (a component is 11 bytes on
+ * average on the benchmark, the rest of the header follows it), then a byte at a time. */
+static inline __attribute__((always_inline)) void skip_comp(struct cursor *c)
+{
+#ifdef __SSE2__
+    while (c->n - c->i >= 16) {
+        unsigned mask = not_comp16(c->s + c->i);
+        if (mask) {
+            c->i += (size_t)__builtin_ctz(mask);
+            return;
+        }
+        c->i += 16;
+    }
+#endif
+    skip(c, COMP, SIZE_MAX);
+}
+
 static bool read_component(struct cursor *c, struct browse_log_span *comp)
 {
     size_t start = c->i;
     if (c->i >= c->n || !is(c->s[c->i], COMP_FIRST))
         return false;
     c->i++;
-    skip(c, COMP, SIZE_MAX);
+    skip_comp(c);
     *comp = span_since(c, start);
     return true;
 }
