@@ -1,8 +1,10 @@
 /* The Kafka sink: one librdkafka producer; an event is delivered only when the broker
  * acknowledged it. Transient failures are retried for as long as it takes; permanent ones go to
  * the dead-letter file; a fatal producer error recreates the producer and re-sends. The events
- * in flight are kept in memory carved from the byte budget (max_in_flight_bytes) and produced
- * from there without a copy: the produce path allocates nothing per message of its own. */
+ * in flight are produced without a copy from the memory they are kept in until acknowledged:
+ * the owner's, lent with send_kept (sink_thread's batches), or else the sink's own, carved from
+ * the byte budget (max_in_flight_bytes). The produce path allocates nothing per message of its
+ * own. */
 #ifndef LME_KAFKA_SINK_H
 #define LME_KAFKA_SINK_H
 

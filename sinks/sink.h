@@ -22,6 +22,7 @@ struct sink_stats {
     uint64_t retried;      /* re-sends after transient failures */
     uint64_t in_flight;
     uint64_t in_flight_bytes;
+    uint64_t held_bytes;   /* memory holding them, when more than in_flight_bytes (0: no more) */
     int64_t queue;         /* messages in the client library's own queue; -1: none (files) */
 };
 
@@ -33,6 +34,11 @@ struct sink;
  * it waits for room in librdkafka's queue; a file sink settles inside send). Never from a thread
  * of the sink's own. The callee must not call back into the sink. */
 typedef void (*sink_settled_fn)(void *ctx, uint64_t token);
+
+/* How a sink gives back JSON lent to it with send_kept: once for each such send that returned
+ * copies, when it reads that JSON no more (each copy delivered, set aside, or copied into memory
+ * of its own). Called as sink_settled_fn is, also inside send_kept itself. */
+typedef void (*sink_released_fn)(void *ctx, void *keeper);
 
 struct sink_ops {
     const char *type;
@@ -46,6 +52,11 @@ struct sink_ops {
      * (sink_thread.h) is given no other field. */
     int (*send)(struct sink *s, const struct lme_event *ev, const char *json, size_t len,
                 uint64_t token, struct lme_err *err);
+    /* Optional: send, but json stays valid after the call until the sink calls its released
+     * function with keeper (or is destroyed), so the sink can produce from it without copying
+     * it. NULL: the owner lends nothing. */
+    int (*send_kept)(struct sink *s, const struct lme_event *ev, const char *json, size_t len,
+                     uint64_t token, void *keeper, struct lme_err *err);
     /* Optional: a buffer of the sink's own that the next event's JSON may be encoded into,
      * appended to *buf from its len on and then passed to send, which finds it there and does
      * not copy it. Valid until the sink's next send or poll. The owner of several sinks does not
@@ -71,6 +82,8 @@ struct sink {
     struct sink_stats stats;
     sink_settled_fn settled; /* set by the owner; NULL: nobody listens */
     void *settled_ctx;
+    sink_released_fn released; /* set by an owner that uses send_kept */
+    void *released_ctx;
     struct event_json_opts json; /* how the sink wants events encoded; set by its create, zero:
                                   * the whole event */
 };
@@ -79,6 +92,12 @@ static inline void sink_settle(struct sink *s, uint64_t token)
 {
     if (s->settled)
         s->settled(s->settled_ctx, token);
+}
+
+static inline void sink_release(struct sink *s, void *keeper)
+{
+    if (s->released)
+        s->released(s->released_ctx, keeper);
 }
 
 #endif

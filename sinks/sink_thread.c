@@ -1,7 +1,8 @@
 /* A sink on a thread of its own: see sink_thread.h. The owner copies events into a batch, or
- * encodes them there (sink_thread_json_buffer), and hands it over when full or at its poll; the thread sends each event of it to the inner sink,
- * polls that sink, and hands back the emptied batch, the settlements and the inner sink's
- * counters, all under one lock taken once per batch or poll, never per event. */
+ * encodes them there (sink_thread_json_buffer), and hands it over when full or at its poll; the
+ * thread sends each event of it to the inner sink (lent, when the sink takes send_kept), polls
+ * that sink, and hands back the settlements, the inner sink's counters and each batch the inner
+ * sink reads no more, all under one lock taken once per batch or poll, never per event. */
 #include "sink_thread.h"
 
 #include <errno.h>
@@ -23,7 +24,7 @@
  * slow trickle of events waits no longer for it. */
 #define BATCH_EVENTS 1024       /* four of the Kafka sink's bursts */
 #define BATCH_BYTES (512 << 10) /* handed over once this much is in it */
-#define MAX_BATCHES 4           /* beyond these, the owner waits for one to come back */
+#define MIN_BATCHES 4           /* at least these before the owner waits for one to come back */
 #define POLL_MS 100             /* the thread's wait in the inner poll; a new batch wakes it */
 #define PREFETCH_AHEAD 1024
 #define STEP_MS 5               /* its wait between polls of a sink that cannot be woken */
@@ -39,10 +40,16 @@ struct entry {
     int copies;
 };
 
+/* A batch is filled by the owner, sent by the thread, and back on the spare list when the inner
+ * sink released every event of it that it kept (sink.h's send_kept): until then librdkafka
+ * produces from its bytes. */
 struct batch {
-    struct batch *next;
+    struct batch *next;       /* on the queue, the spare list or the thread's released list */
+    struct batch *all_next;   /* every batch, for destroy */
     size_t n;
     uint64_t in_flight_bytes; /* JSON bytes times copies, as the sinks' stats count them */
+    uint32_t kept;            /* events the inner sink kept and did not release yet */
+    bool sent;                /* every event was sent to the inner sink */
     struct lme_buf bytes;
     struct entry v[BATCH_EVENTS];
 };
@@ -61,7 +68,8 @@ struct sink_thread {
     pthread_cond_t done; /* for the owner: settlements, a batch back, a failure */
     /* Under lock. */
     struct batch *queue_head, *queue_tail, *spare;
-    size_t n_batches;
+    struct batch *all;
+    size_t n_batches, n_spare, max_batches;
     uint64_t queued_bytes;     /* in_flight_bytes of the batches handed over, not sent yet */
     struct tokens settled;     /* the inner sink's settlements, for the owner */
     struct sink_stats inner_stats;
@@ -74,6 +82,7 @@ struct sink_thread {
     struct tokens taken;       /* settlements being delivered */
     /* The thread's alone. */
     struct tokens mine;        /* settlements made inside the inner sink's send and poll */
+    struct batch *released;    /* batches whose last kept event was released since publish */
     bool lost;                 /* one of them found no memory */
 };
 
@@ -130,7 +139,19 @@ static void on_inner_settled(void *ctx, uint64_t token)
         t->lost = true;
 }
 
-static int send_batch(struct sink_thread *t, const struct batch *b, struct lme_err *err)
+/* The inner sink reads an event of batch `keeper` no more: the batch is free once that was its
+ * last and every event of it was sent. */
+static void on_inner_released(void *ctx, void *keeper)
+{
+    struct sink_thread *t = ctx;
+    struct batch *b = keeper;
+    if (--b->kept > 0 || !b->sent)
+        return;
+    b->next = t->released;
+    t->released = b;
+}
+
+static int send_batch(struct sink_thread *t, struct batch *b, struct lme_err *err)
 {
     /* zeroed once: clearing the whole event for each cost more than the sink's send */
     struct lme_event ev = { .thread_id = -1, .origin_line = -1 };
@@ -145,7 +166,13 @@ static int send_batch(struct sink_thread *t, const struct batch *b, struct lme_e
         ev.component = (struct lme_str){ p, e->component_len };
         p += e->component_len;
         ev.code = (struct lme_str){ p, e->code_len };
-        int n = t->inner->ops->send(t->inner, &ev, json, e->json_len, e->token, err);
+        int n;
+        if (t->inner->ops->send_kept) {
+            b->kept++; /* before: the release may come inside the call */
+            n = t->inner->ops->send_kept(t->inner, &ev, json, e->json_len, e->token, b, err);
+        } else {
+            n = t->inner->ops->send(t->inner, &ev, json, e->json_len, e->token, err);
+        }
         if (n < 0)
             return n;
         if (n != e->copies)
@@ -155,20 +182,38 @@ static int send_batch(struct sink_thread *t, const struct batch *b, struct lme_e
     return 0;
 }
 
-/* The batch back to the owner (emptied), with the settlements, counters and failure so far. */
+/* Under lock: b, every event of it released, to the spare list (emptied). */
+static void recycle(struct sink_thread *t, struct batch *b)
+{
+    b->n = 0;
+    b->in_flight_bytes = 0;
+    b->sent = false;
+    if (b->bytes.cap > 4 * BATCH_BYTES) /* grown for one large event: not kept */
+        lme_buf_free(&b->bytes);
+    lme_buf_reset(&b->bytes);
+    b->next = t->spare;
+    t->spare = b;
+    t->n_spare++;
+}
+
+/* The batch sent (back to the owner unless the inner sink still reads it), the batches released
+ * meanwhile, with the settlements, counters and failure so far. */
 static void publish(struct sink_thread *t, struct batch *b, int rc, const struct lme_err *err)
 {
+    struct batch *released = t->released;
+    t->released = NULL;
     pthread_mutex_lock(&t->lock);
     t->in_poll = false;
     if (b) {
         t->queued_bytes -= b->in_flight_bytes;
-        b->n = 0;
-        b->in_flight_bytes = 0;
-        if (b->bytes.cap > 4 * BATCH_BYTES) /* grown for one large event: not kept */
-            lme_buf_free(&b->bytes);
-        lme_buf_reset(&b->bytes);
-        b->next = t->spare;
-        t->spare = b;
+        b->sent = true;
+        if (b->kept == 0)
+            recycle(t, b);
+    }
+    while (released) {
+        struct batch *next = released->next;
+        recycle(t, released);
+        released = next;
     }
     bool lost = tokens_move(&t->settled, &t->mine) != 0 || t->lost;
     if (!t->failed && rc) {
@@ -229,6 +274,7 @@ static void collect(struct sink_thread *t)
     s->queue = t->inner_stats.queue;
     s->in_flight_bytes = t->queued_bytes + t->inner_stats.in_flight_bytes +
                          (t->cur ? t->cur->in_flight_bytes : 0);
+    s->held_bytes = (uint64_t)(t->n_batches - t->n_spare) * BATCH_BYTES;
 }
 
 /* Outside the lock: each settlement to the owner, on its thread (sink.h). */
@@ -283,14 +329,17 @@ static int hand_over(struct sink_thread *t, struct lme_err *err)
 static int take_batch(struct sink_thread *t, struct lme_err *err)
 {
     pthread_mutex_lock(&t->lock);
-    while (!t->spare && t->n_batches >= MAX_BATCHES && !t->failed)
+    while (!t->spare && t->n_batches >= t->max_batches && !t->failed)
         pthread_cond_wait(&t->done, &t->lock);
     struct batch *b = t->spare;
     if (b) {
         t->spare = b->next;
+        t->n_spare--;
         b->next = NULL; /* on no list while it is filled */
     } else if (!t->failed && (b = calloc(1, sizeof(*b))) != NULL) {
         t->n_batches++;
+        b->all_next = t->all;
+        t->all = b;
     }
     collect(t);
     int rc = failure(t, err);
@@ -392,7 +441,7 @@ static int sink_thread_poll(struct sink *s, int timeout_ms, struct lme_err *err)
 static void free_batches(struct batch *b)
 {
     while (b) {
-        struct batch *next = b->next;
+        struct batch *next = b->all_next;
         lme_buf_free(&b->bytes);
         free(b);
         b = next;
@@ -412,10 +461,9 @@ static void sink_thread_destroy(struct sink *s)
     if (wake)
         t->inner->ops->wake(t->inner);
     pthread_join(t->thread, NULL);
+    t->inner->released = NULL; /* what it gives back as it ends: the batches go anyway */
     t->inner->ops->destroy(t->inner); /* on this thread now that its own has ended */
-    free_batches(t->queue_head);
-    free_batches(t->spare);
-    free_batches(t->cur);
+    free_batches(t->all);
     free(t->settled.v);
     free(t->taken.v);
     free(t->mine.v);
@@ -453,7 +501,7 @@ static int init_sync(struct sink_thread *t)
     return rc ? -1 : 0;
 }
 
-struct sink *sink_thread_create(struct sink *inner, struct lme_err *err)
+struct sink *sink_thread_create(struct sink *inner, size_t max_held_bytes, struct lme_err *err)
 {
     struct sink_thread *t = calloc(1, sizeof(*t));
     if (!t || init_sync(t) != 0) {
@@ -470,6 +518,10 @@ struct sink *sink_thread_create(struct sink *inner, struct lme_err *err)
     t->inner = inner;
     inner->settled = on_inner_settled;
     inner->settled_ctx = t;
+    inner->released = on_inner_released;
+    inner->released_ctx = t;
+    /* the owner's budget stops it first (held_bytes): these are never all out but at a burst */
+    t->max_batches = max_held_bytes / BATCH_BYTES + MIN_BATCHES;
     /* signals go to the owner's thread, whose waits they are meant to cut short */
     sigset_t all, old;
     sigfillset(&all);

@@ -14,7 +14,10 @@
 #include "sink.h"
 
 /* Takes inner over (its name and json options are the wrapper's from now on; it is destroyed
- * with the wrapper, also when this fails) and starts its thread. Returns NULL with err filled. */
-struct sink *sink_thread_create(struct sink *inner, struct lme_err *err);
+ * with the wrapper, also when this fails) and starts its thread. An inner sink with send_kept
+ * produces from the batches themselves, which then stay out until it released every event of
+ * them: the stats' held_bytes counts the batches out, and max_held_bytes (what the owner lets
+ * it reach: sink.h) sets how many batches there may be. Returns NULL with err filled. */
+struct sink *sink_thread_create(struct sink *inner, size_t max_held_bytes, struct lme_err *err);
 
 #endif

@@ -40,7 +40,7 @@ static struct sink *make(const char *path, struct seen *seen, size_t cap)
     struct sink *inner = file_sink_create(path, &err);
     assert_non_null(inner);
     snprintf(inner->name, sizeof(inner->name), "file[3]");
-    struct sink *s = sink_thread_create(inner, &err);
+    struct sink *s = sink_thread_create(inner, (size_t)10 << 20, &err);
     assert_non_null(s);
     assert_string_equal(s->name, "file[3]");
     memset(seen, 0, sizeof(*seen));
