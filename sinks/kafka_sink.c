@@ -6,16 +6,16 @@
  * arena (arena.c: one region, the byte budget and a quarter more, carved into size classes),
  * after its struct held, and produced from there: librdkafka points at it until the report. What
  * producing and the report need is in a ticket (a dense table grown as needed, its free entries
- * reused); the message's opaque is the ticket's index. Header lists come from
- * kafka_headers.c and go back there from the report; topics are handles made with the producer.
+ * reused); the message's opaque is the ticket's index. Header lists come from kafka_headers.c and
+ * go back there from the report; topics are handles made with the producer.
  * What remains is librdkafka's own block for each message (the key is copied into it). An event
  * the arena has no room for is held in an allocation of its own (a spill), counted and logged at
  * the end.
  *
  * A delivery report without error is the broker's acknowledgement. A permanent error sends the
  * event to the dead-letter file; any other is transient: that copy moves to a spill of its own
- * (neither the arena nor the owner must wait for it) that waits on our retry list (backoff up to 10 s) and is
- * produced again, for as long as it takes. A fatal producer error (idempotence) purges the
+ * (neither the arena nor the owner must wait for it) that waits on our retry list (backoff up to
+ * 10 s) and is produced again, for as long as it takes. A fatal producer error (idempotence) purges the
  * producer, which returns every message through its report, recreates it and re-sends them all.
  * Reports arrive only inside rd_kafka_poll(), so everything here runs on the caller's thread
  * (sink_thread's, by default: see sink_thread.h), but for kafka_sink_wake and kafka_sink_copies. */

@@ -35,9 +35,9 @@ struct sink;
  * of the sink's own. The callee must not call back into the sink. */
 typedef void (*sink_settled_fn)(void *ctx, uint64_t token);
 
-/* How a sink gives back JSON lent to it with send_kept: once for each such send that returned
- * copies, when it reads that JSON no more (each copy delivered, set aside, or copied into memory
- * of its own). Called as sink_settled_fn is, also inside send_kept itself. */
+/* How a sink gives back JSON lent to it with send_kept: once for each such send, when it reads
+ * that JSON no more (each copy delivered, set aside, or copied into memory of its own), unless
+ * the sink is destroyed first. Called as sink_settled_fn is, also inside send_kept itself. */
 typedef void (*sink_released_fn)(void *ctx, void *keeper);
 
 struct sink_ops {

@@ -26,7 +26,7 @@
 #define BATCH_BYTES (512 << 10) /* handed over once this much is in it */
 #define MIN_BATCHES 4           /* at least these before the owner waits for one to come back */
 #define POLL_MS 100             /* the thread's wait in the inner poll; a new batch wakes it */
-#define PREFETCH_AHEAD 1024
+#define PREFETCH_AHEAD 1024      /* where the next event's lines start, past this one's end */
 #define STEP_MS 5               /* its wait between polls of a sink that cannot be woken */
 
 /* One event of a batch: the fields a sink may read (sink.h); its JSON, host, component and code
